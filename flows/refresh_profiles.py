@@ -1,0 +1,36 @@
+"""Refresh the configured profiles: one Prefect task per batch of profiles.
+
+A task run costs milliseconds of client time and tens of server CPU, so tasks are batches
+(`batch_size` profiles, tens to hundreds of pages) with per-request retries inside; Prefect
+retries a whole batch, which is safe because every load is idempotent.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from ingest.config import load_settings
+from ingest.db import IngestRun, RunCounts
+from ingest.refresh import Refresher
+
+
+@task(name="refresh-batch", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+async def refresh_batch(refresher: Refresher, profiles: list[str]) -> RunCounts:
+    return await refresher.refresh_batch(profiles)
+
+
+@flow(name="refresh-profiles")
+async def refresh_profiles(
+    urls: list[str] | None = None, sitemap: str | None = None, config: str | None = None
+) -> IngestRun:
+    """Refresh profile pages into the database. `urls`/`sitemap` replace the config's profile list."""
+    overrides = {"profiles": {"urls": urls or [], "sitemap": sitemap}} if urls or sitemap else {}
+    settings = load_settings(config, **overrides)
+    logger = get_run_logger()
+    async with Refresher(settings) as refresher:
+        profiles = await refresher.plan()
+        logger.info("refreshing %d profiles in batches of %d", len(profiles), settings.batch_size)
+        summary = await refresher.run(profiles, run_batch=lambda batch: refresh_batch(refresher, batch))
+    logger.info("run %s %s: %s", summary.id, summary.status, summary.model_dump(include=set(RunCounts.model_fields)))
+    return summary

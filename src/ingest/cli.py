@@ -1,0 +1,201 @@
+"""The `ingest` command line: run, demo, site, status, schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.config import ConfigError, Settings, load_settings
+from ingest.site.server import DEFAULT_HOST, DEFAULT_PORT
+
+app = typer.Typer(
+    help="Scrape researcher profile pages into a database: fetch politely, extract authors and papers, "
+    "deduplicate, load idempotently. Configuration: --config PATH, else $INGEST_CONFIG, else "
+    "./config/ingest.toml; INGEST_* environment variables override the file (e.g. INGEST_DATABASE_URL).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file.", show_default=False)]
+
+
+def _settings(config: Path | None, **overrides) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _profile_overrides(urls: list[str] | None, sitemap: str | None) -> dict:
+    return {"profiles": {"urls": urls or [], "sitemap": sitemap}} if urls or sitemap else {}
+
+
+@contextmanager
+def _progress() -> Iterator[None]:
+    """A progress bar on a terminal; silence elsewhere (logs say what happened)."""
+    from ingest.refresh import progress_hook
+
+    if not console.is_terminal:
+        yield
+        return
+    with Progress(TextColumn("[bold]profiles"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[pages]} pages"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("refresh", total=None, pages=0)
+        token = progress_hook.set(lambda done, total, pages: bar.update(task, completed=done, total=total, pages=pages))
+        try:
+            yield
+        finally:
+            progress_hook.reset(token)
+
+
+def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None):
+    """Validate settings (exit 2 on error), then run the Prefect flow in this process."""
+    _settings(config, **_profile_overrides(urls, sitemap))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from ingest.flows.refresh_profiles import refresh_profiles
+
+    with _progress():
+        return asyncio.run(refresh_profiles(urls=urls or None, sitemap=sitemap, config=str(config) if config else None))
+
+
+def _print_summary(summary) -> None:
+    table = Table(title=f"run {summary.id}: {summary.status}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name in ("pages_fetched", "pages_unchanged", "pages_loaded", "pages_quarantined", "pages_failed", "retries",
+                 "authors_inserted", "authors_updated", "papers_inserted", "papers_updated"):
+        table.add_row(name.replace("_", " "), f"{getattr(summary, name):,}")
+    table.add_row("duration", f"{summary.duration_s:.2f} s")
+    table.add_row("pages/s", f"{summary.pages_per_s:,.1f}")
+    console.print(table)
+
+
+@app.command()
+def run(
+    urls: Annotated[list[str] | None, typer.Argument(help="Profile URLs; replace the config's list.", show_default=False)] = None,
+    sitemap: Annotated[str | None, typer.Option(help="Sitemap URL to discover profiles from.", show_default=False)] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Refresh the configured profiles (or the URLs / sitemap given here) into the database.
+
+    Exit status: 0 when every page was loaded, unchanged or quarantined; 1 when any failed; 2 on a usage or
+    configuration error.
+    """
+    summary = _run_flow(config, urls, sitemap)
+    _print_summary(summary)
+    raise typer.Exit(1 if summary.pages_failed else 0)
+
+
+@app.command()
+def demo(
+    profiles: Annotated[int, typer.Option(help="Generated profiles besides the seed author.")] = 200,
+    port: Annotated[int, typer.Option(help="Port of the bundled site on 127.0.0.1.")] = DEFAULT_PORT,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the bundled site on loopback and refresh it into the configured database (data/ingest.db)."""
+    from ingest.site.corpus import Corpus
+    from ingest.site.server import Site, serve_in_thread
+
+    settings = _settings(config)
+    try:
+        with serve_in_thread(Site(Corpus(profiles)), DEFAULT_HOST, port) as base:
+            console.print(f"bundled site: {base}/sitemap.xml ({profiles + 1} profiles)")
+            summary = _run_flow(config, None, f"{base}/sitemap.xml")
+    except OSError as exc:
+        err.print(f"[red]cannot serve the demo site on port {port}:[/red] {exc}; try --port")
+        raise typer.Exit(2) from None
+    _print_summary(summary)
+    _print_seed_author(settings)
+    raise typer.Exit(1 if summary.pages_failed else 0)
+
+
+def _print_seed_author(settings: Settings) -> None:
+    from sqlalchemy import func, select
+
+    from ingest.db import Author, Authorship, make_engine
+
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Author.__table__, func.count(Authorship.id).label("linked"))
+            .join(Authorship.__table__, Authorship.author_id == Author.id)
+            .where(Author.source_id == "1", Authorship.removed_at.is_(None))
+            .group_by(Author.id)
+        ).first()
+    if row:
+        console.print(f"{row.name}: {row.category}, h-index {row.h_index}, {row.citations:,} citations, "
+                      f"{row.paper_count} papers ({row.linked} linked), novelty {row.novelty_pct}%, AI score {row.ai_score}")
+    console.print(f"database: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def site(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
+    profiles: Annotated[int, typer.Option(help="Generated profiles besides the seed author.")] = 200,
+    validators: Annotated[bool, typer.Option(help="Send ETag/Last-Modified and answer 304.")] = True,
+) -> None:
+    """Serve the bundled Scholar Feed-like site (seed author + generated corpus) until interrupted."""
+    from ingest.site.corpus import Corpus
+    from ingest.site.server import Site, serve_forever
+
+    corpus = Corpus(profiles)
+    console.print(f"serving {profiles + 1} profiles on http://{host}:{port} (sitemap: /sitemap.xml); Ctrl-C stops")
+    try:
+        serve_forever(Site(corpus, validators=validators), host, port)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option(help="How many runs to show.")] = 10,
+) -> None:
+    """Show the latest runs and their counts."""
+    from sqlalchemy import select
+
+    from ingest.db import IngestRun, make_engine
+
+    engine = make_engine(_settings(config).database_url)
+    table = IngestRun.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(select(table).order_by(table.c.id.desc()).limit(limit)).all()
+    out = Table(title=f"last runs in {engine.url.render_as_string(hide_password=True)}")
+    for column in ("run", "started", "status", "fetched", "unchanged", "loaded", "quarantined", "failed",
+                   "papers +", "papers ~", "s", "pages/s"):
+        out.add_column(column, justify="left" if column in ("started", "status") else "right")
+    for r in rows:
+        out.add_row(str(r.id), f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.status, *(f"{v:,}" for v in (
+            r.pages_fetched, r.pages_unchanged, r.pages_loaded, r.pages_quarantined, r.pages_failed,
+            r.papers_inserted, r.papers_updated)), f"{r.duration_s:.1f}", f"{r.pages_per_s:.1f}")
+    console.print(out if rows else "no runs yet")
+
+
+@app.command()
+def schemas(out: Annotated[Path, typer.Option(help="Directory to write the JSON Schemas to.")] = Path("schemas")) -> None:
+    """Write the published record contracts (JSON Schema), generated from the table models."""
+    from ingest.schemas import write_schemas
+
+    for path in write_schemas(out):
+        console.print(f"wrote {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    app()

@@ -1,0 +1,103 @@
+"""Configuration: command line > environment (INGEST_*) > TOML file > defaults.
+
+The file is `--config PATH`, else `$INGEST_CONFIG`, else `./config/ingest.toml`, else none.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULT_CONFIG = Path("config") / "ingest.toml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, the key and the reason."""
+
+
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_agent: str = "ingest/0.1 (researcher-profile ETL)"
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(20.0, gt=0)
+    max_attempts: int = Field(4, ge=1, le=20)
+    backoff_base_s: float = Field(0.5, ge=0)
+    backoff_max_s: float = Field(30.0, ge=0)
+    retry_after_cap_s: float = Field(120.0, ge=0)
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    per_host_concurrency: int = Field(16, ge=1)
+    min_interval_s: float = Field(0.0, ge=0, description="Minimum time between two request starts to one host.")
+    max_connections: int = Field(32, ge=1)
+    max_redirects: int = Field(5, ge=0)
+
+
+class ProfilesSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str] = Field(default_factory=list, description="First pages of the profiles to refresh.")
+    sitemap: str | None = Field(None, description="A sitemap listing profile first pages.")
+
+    @field_validator("urls")
+    @classmethod
+    def _absolute(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return urls
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INGEST_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = "sqlite:///data/ingest.db"
+    profiles: ProfilesSettings = Field(default_factory=ProfilesSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts besides those of the profile and sitemap URLs."
+    )
+    batch_size: int = Field(50, ge=1, le=5000, description="Profiles per batch (one Prefect task, one load).")
+    concurrency: int = Field(4, ge=1, description="Batches in flight at once.")
+    max_pages_per_profile: int = Field(100, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, *_: Any, **__: Any,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def find_config(path: str | Path | None) -> Path | None:
+    """The config file in force: explicit path, else $INGEST_CONFIG, else ./config/ingest.toml."""
+    if path is None:
+        path = os.environ.get("INGEST_CONFIG") or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    return path
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from every source; `overrides` (the command line) win. Raises `ConfigError`."""
+    path = find_config(config)
+    cls = Settings
+    if path is not None:
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    try:
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        where = str(path) if path else "settings"
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{where}: {problems}") from None

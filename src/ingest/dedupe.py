@@ -1,0 +1,125 @@
+"""Paper identity and merge rules: pure functions on records.
+
+A paper is known by several keys: its arXiv id and DOI where a page gives them, and always its
+normalised title plus publication year. Two records sharing any key are the same paper.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from ingest.records import PaperRecord
+
+_NON_WORD = re.compile(r"[\W_]+")
+_ARXIV_VERSION = re.compile(r"v\d+$")
+
+Key = tuple[str, str]  # (kind, value): ("arxiv", "2306.13239"), ("doi", ...), ("title", ...)
+
+
+def normalise_title(title: str) -> str:
+    """NFKC, case-folded, punctuation and whitespace collapsed to single spaces."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def title_key(paper: PaperRecord) -> str:
+    year = paper.published_on.year if paper.published_on else ""
+    return f"{normalise_title(paper.title)}|{year}"
+
+
+def normalise_arxiv_id(arxiv_id: str) -> str:
+    return _ARXIV_VERSION.sub("", arxiv_id.strip().lower())
+
+
+def normalise_doi(doi: str) -> str:
+    doi = doi.strip().lower()
+    for prefix in ("https://doi.org/", "http://doi.org/", "doi:"):
+        doi = doi.removeprefix(prefix)
+    return doi
+
+
+def canonical(paper: PaperRecord) -> PaperRecord:
+    """The record with its external ids in canonical form, so equal ids compare equal."""
+    arxiv = normalise_arxiv_id(paper.arxiv_id) if paper.arxiv_id else None
+    doi = normalise_doi(paper.doi) if paper.doi else None
+    if arxiv == paper.arxiv_id and doi == paper.doi:
+        return paper
+    return paper.model_copy(update={"arxiv_id": arxiv, "doi": doi})
+
+
+def paper_keys(paper: PaperRecord) -> list[Key]:
+    """Every key the paper can be found by; `paper` must be `canonical`."""
+    keys: list[Key] = []
+    if paper.arxiv_id:
+        keys.append(("arxiv", paper.arxiv_id))
+    if paper.doi:
+        keys.append(("doi", paper.doi))
+    keys.append(("title", title_key(paper)))
+    return keys
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or value == [] or value is False
+
+
+def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
+    """`seen` updates `known`, except that a known value never gives way to an empty one and a
+    complete author list never gives way to a truncated one."""
+    update = {}
+    for name in PaperRecord.model_fields:
+        if name in ("authors", "authors_truncated"):
+            continue
+        value = getattr(seen, name)
+        if not _empty(value) and value != getattr(known, name):
+            update[name] = value
+    known_complete = bool(known.authors) and not known.authors_truncated
+    seen_complete = bool(seen.authors) and not seen.authors_truncated
+    if seen.authors and (seen_complete or not known_complete):
+        if (seen.authors, seen.authors_truncated) != (known.authors, known.authors_truncated):
+            update["authors"] = seen.authors
+            update["authors_truncated"] = seen.authors_truncated
+    return known.model_copy(update=update) if update else known
+
+
+def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:
+    """Merge records that share any key. Returns the merged papers and, for each input, the
+    index of its merged paper. Inputs must be `canonical`; later inputs update earlier ones."""
+    parent = list(range(len(papers)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[Key, int] = {}
+    for i, paper in enumerate(papers):
+        for key in paper_keys(paper):
+            j = owner.setdefault(key, i)
+            if j != i:
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    roots: dict[int, int] = {}
+    merged: list[PaperRecord] = []
+    group_of: list[int] = []
+    for i, paper in enumerate(papers):
+        root = find(i)
+        if root not in roots:
+            roots[root] = len(merged)
+            merged.append(paper)
+        else:
+            merged[roots[root]] = merge_papers(merged[roots[root]], paper)
+        group_of.append(roots[root])
+    return merged, group_of
+
+
+def unique_keys(papers: Iterable[PaperRecord]) -> dict[str, set[str]]:
+    """All keys of `papers`, by kind, for looking them up in the database."""
+    out: dict[str, set[str]] = {"arxiv": set(), "doi": set(), "title": set()}
+    for paper in papers:
+        for kind, value in paper_keys(paper):
+            out[kind].add(value)
+    return out

@@ -1,0 +1,28 @@
+"""Extractors: page text in, `ProfilePage` out. Pure functions, no I/O.
+
+Each extractor raises `ExtractionError` (or a subclass) and nothing else when a page
+cannot be turned into records; its `reason` is what the quarantine records.
+"""
+
+from __future__ import annotations
+
+
+class ExtractionError(Exception):
+    """The page could not be turned into records."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class LayoutChanged(ExtractionError):
+    """Expected elements are missing: the site's markup changed (or this is not a profile)."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("layout_changed", "missing expected elements: " + ", ".join(missing))
+        self.missing = missing
+
+
+class BlockedPage(ExtractionError):
+    """A CAPTCHA or block page answered with 200 in place of the profile."""

@@ -1,0 +1,167 @@
+"""Extract an author and their papers from a Scholar Feed author page (scholarfeed.org/author/<id>).
+
+All selectors live in `SELECTORS` and `METRIC_LABELS`: adapting to new markup is a change here only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ingest.extract import BlockedPage, ExtractionError, LayoutChanged
+from ingest.records import AuthorRecord, PaperRecord, ProfilePage
+
+SOURCE = "scholarfeed"
+# Bump when extraction output changes: pages loaded by an older parser are re-extracted.
+PARSER_VERSION = "profile_site/1"
+
+SELECTORS = {
+    "header": "header.author-header",
+    "name": "h1.author-name",
+    "category": ".category-badge",
+    "metric": ".author-metrics .metric",
+    "metric_label": "dt",
+    "metric_value": "dd",
+    "listing": "ol.paper-list",
+    "card": "article.paper-card",
+    "card_category": ".paper-category",
+    "card_date": ".paper-meta time",
+    "card_code": "a.code-badge",
+    "card_title": ".paper-title",
+    "card_link": ".paper-title a",
+    "card_doi": "a.doi",
+    "card_author": ".paper-byline .author",
+    "card_et_al": ".paper-byline .et-al",
+    "card_org": ".paper-byline .org",
+    "card_abstract": ".paper-abstract",
+    "next": 'a[rel="next"]',
+}
+METRIC_LABELS = {
+    "h-index": "h_index",
+    "papers": "paper_count",
+    "citations": "citations",
+    "novelty": "novelty_pct",
+    "ai score": "ai_score",
+}
+# Interstitials served with status 200 instead of the page asked for.
+BLOCK_MARKERS = ("unusual traffic", "captcha", "are you a robot", "verify you are human")
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_DATE = re.compile(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),\s*(\d{4})")
+_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/([^?#/]+?)(?:v\d+)?(?:\.pdf)?(?:[?#]|$)")
+_AUTHOR_PATH = re.compile(r"/author/([^/?#]+)")
+
+
+def parse_int(text: str) -> int:
+    """'6,445' -> 6445, '60%' -> 60."""
+    digits = text.strip().rstrip("%").replace(",", "").replace("\u202f", "").replace(" ", "")
+    if not digits.isdigit():
+        raise ExtractionError("malformed", f"not a number: {text!r}")
+    return int(digits)
+
+
+def parse_date(text: str) -> date:
+    """'Jun 22, 2023' -> date(2023, 6, 22), independent of the process locale."""
+    match = _DATE.fullmatch(text.strip())
+    month = _MONTHS.get(match.group(1).lower()) if match else None
+    if not match or not month:
+        raise ExtractionError("malformed", f"not a date: {text!r}")
+    try:
+        return date(int(match.group(3)), month, int(match.group(2)))
+    except ValueError as exc:
+        raise ExtractionError("malformed", f"not a date: {text!r}") from exc
+
+
+def _text(node: LexborNode | None) -> str:
+    return node.text(deep=True).strip() if node is not None else ""
+
+
+def _first(node: LexborNode, key: str) -> LexborNode | None:
+    return node.css_first(SELECTORS[key])
+
+
+def _check_blocked(tree: LexborHTMLParser) -> None:
+    body = tree.body
+    text = _text(body).lower() if body is not None else ""
+    if any(marker in text for marker in BLOCK_MARKERS):
+        raise BlockedPage("blocked", "the page is a CAPTCHA or block page, not a profile")
+
+
+def _author(header: LexborNode, url: str) -> AuthorRecord:
+    name = _text(_first(header, "name"))
+    if not name:
+        raise LayoutChanged(["name"])
+    metrics: dict[str, int] = {}
+    for metric in header.css(SELECTORS["metric"]):
+        field = METRIC_LABELS.get(_text(_first(metric, "metric_label")).lower())
+        value = _text(_first(metric, "metric_value"))
+        if field and value:
+            metrics[field] = parse_int(value)
+    match = _AUTHOR_PATH.search(urlsplit(url).path)
+    if not match:
+        raise ExtractionError("malformed", f"not an author page URL: {url}")
+    return AuthorRecord(
+        source=SOURCE,
+        source_id=match.group(1),
+        name=name,
+        category=_text(_first(header, "category")) or None,
+        profile_url=profile_url(url),
+        **metrics,
+    )
+
+
+def _paper(card: LexborNode) -> PaperRecord:
+    title = _text(_first(card, "card_title"))
+    if not title:
+        raise LayoutChanged(["card_title"])
+    link = _first(card, "card_link")
+    arxiv = _ARXIV.search(link.attributes.get("href") or "") if link is not None else None
+    doi_link = _first(card, "card_doi")
+    doi = (doi_link.attributes.get("href") or "").split("doi.org/", 1)[-1] if doi_link is not None else ""
+    code = _first(card, "card_code")
+    date_text = _text(_first(card, "card_date"))
+    return PaperRecord(
+        title=title,
+        abstract=_text(_first(card, "card_abstract")) or None,
+        category=_text(_first(card, "card_category")) or None,
+        published_on=parse_date(date_text) if date_text else None,
+        has_code=code is not None,
+        code_url=(code.attributes.get("href") or None) if code is not None else None,
+        authors=[_text(a) for a in card.css(SELECTORS["card_author"])],
+        authors_truncated=_first(card, "card_et_al") is not None,
+        orgs=[_text(o) for o in card.css(SELECTORS["card_org"])],
+        arxiv_id=arxiv.group(1) if arxiv else None,
+        doi=doi or None,
+    )
+
+
+def profile_url(url: str) -> str:
+    """The profile's identity: its first page's URL, without query or fragment."""
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
+
+
+def extract(html: str | bytes, url: str) -> ProfilePage:
+    """Parse one author page. Raises `ExtractionError` (and only that) when it cannot."""
+    tree = LexborHTMLParser(html)
+    header = tree.css_first(SELECTORS["header"])
+    listing = tree.css_first(SELECTORS["listing"])
+    if header is None or listing is None:
+        _check_blocked(tree)
+        missing = [k for k, node in (("header", header), ("listing", listing)) if node is None]
+        raise LayoutChanged(missing)
+    start = listing.attributes.get("start") or "1"
+    if not start.isdigit():
+        raise ExtractionError("malformed", f"listing start is not a number: {start!r}")
+    next_link = tree.css_first(SELECTORS["next"])
+    next_href = next_link.attributes.get("href") if next_link is not None else None
+    return ProfilePage(
+        author=_author(header, url),
+        papers=[_paper(card) for card in listing.css(SELECTORS["card"])],
+        first_position=int(start),
+        next_url=urljoin(url, next_href) if next_href else None,
+    )

@@ -1,0 +1,287 @@
+"""The refresh job: plan profiles, fetch them in batches, extract, load, and keep the run's books.
+
+Works on its own (`await Refresher(settings).run(...)`); the Prefect flow wraps `refresh_batch`
+in a task and passes it to `run`, so both paths share every line of the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select, update
+
+from ingest import load
+from ingest.config import Settings
+from ingest.db import IngestRun, Page, Quarantine, RunCounts, make_engine, utcnow
+from ingest.extract import ExtractionError
+from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
+from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
+from ingest.load import LoadCounts, PageState, ProfileLoad
+from ingest.sitemap import discover
+
+log = logging.getLogger(__name__)
+
+# Called with (profiles done, profiles planned, pages done) as profiles finish: the CLI's progress bar.
+progress_hook: ContextVar[Callable[[int, int, int], None] | None] = ContextVar("progress_hook", default=None)
+
+MAX_QUARANTINED_BODY = 1_000_000
+
+
+@dataclass(slots=True)
+class Problem:
+    url: str
+    reason: str
+    detail: str
+    body: str | None = None
+
+
+@dataclass(slots=True)
+class ProfileOutcome:
+    profile: str
+    unchanged: list[PageState] = field(default_factory=list)
+    load: ProfileLoad | None = None
+    quarantined: list[Problem] = field(default_factory=list)
+    failed: list[Problem] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        loaded = len(self.load.pages) if self.load else 0
+        return len(self.unchanged) + loaded + len(self.quarantined) + len(self.failed)
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    """Hosts of the configured (or command-line) profile and sitemap URLs, plus any listed explicitly."""
+    urls = [*settings.profiles.urls, *([settings.profiles.sitemap] if settings.profiles.sitemap else [])]
+    return frozenset(host_of(u) for u in urls) | {h.lower() for h in settings.allowed_hosts}
+
+
+def _state(fetched: Fetched) -> PageState:
+    return PageState(fetched.url, fetched.etag, fetched.last_modified, fetched.content_sha256, fetched.status)
+
+
+def _problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
+    reason = getattr(exc, "reason", type(exc).__name__)
+    detail = getattr(exc, "detail", str(exc))
+    text = body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body else None
+    return Problem(url, reason, detail, text)
+
+
+class Refresher:
+    """Owns a run's fetcher and engine. Use as `async with Refresher(settings) as refresher:`."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        self.fetcher = Fetcher(settings.http, allowed_hosts(settings))
+        self._done = [0, 0]
+        self._total = 0
+        self.run_id: int | None = None
+
+    async def __aenter__(self) -> Refresher:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.fetcher.__aexit__(*exc_info)
+
+    # -- planning and run bookkeeping ----------------------------------------------------------
+    async def plan(self) -> list[str]:
+        """Profile first-page URLs: the configured list, then the sitemap's, without duplicates."""
+        urls = list(self.settings.profiles.urls)
+        if self.settings.profiles.sitemap:
+            urls += await discover(self.fetcher, self.settings.profiles.sitemap)
+        return list(dict.fromkeys(profile_url(u) for u in urls))
+
+    def start_run(self) -> IngestRun:
+        """Record a new run; runs left `running` by a crash become `abandoned`."""
+        with self.engine.begin() as conn:
+            table = IngestRun.__table__
+            conn.execute(update(table).where(table.c.status == "running")
+                         .values(status="abandoned", finished_at=utcnow()))
+            run = IngestRun(started_at=utcnow())
+            run.id = conn.execute(table.insert().values(**run.model_dump(exclude={"id"}))).inserted_primary_key[0]
+        self.run_id = run.id
+        return run
+
+    def finish_run(self, run: IngestRun, counts: RunCounts, started: float, status: str | None = None) -> IngestRun:
+        finished = run.model_copy(update=counts.model_dump())
+        finished.duration_s = round(time.perf_counter() - started, 3)
+        finished.pages_per_s = round(finished.pages_fetched / finished.duration_s, 1) if finished.duration_s else 0.0
+        finished.status = status or ("failed" if finished.pages_failed else "ok")
+        finished.finished_at = utcnow()
+        table = IngestRun.__table__
+        with self.engine.begin() as conn:
+            conn.execute(update(table).where(table.c.id == run.id)
+                         .values(**finished.model_dump(exclude={"id", "started_at"})))
+        return finished
+
+    async def run(
+        self,
+        profiles: Sequence[str],
+        run_batch: Callable[[list[str]], Awaitable[RunCounts]] | None = None,
+    ) -> IngestRun:
+        """Refresh `profiles` in batches, at most `concurrency` at once; returns the run summary."""
+        run_batch = run_batch or self.refresh_batch
+        self._total = len(profiles)
+        started = time.perf_counter()
+        run = self.start_run()
+        size = self.settings.batch_size
+        batches = [list(profiles[i: i + size]) for i in range(0, len(profiles), size)]
+        slots = asyncio.Semaphore(self.settings.concurrency)
+        counts = RunCounts()
+
+        async def one(batch: list[str]) -> None:
+            async with slots:
+                try:
+                    counts.add(await run_batch(batch))
+                except Exception:  # the batch's own retries are spent: count its pages, go on
+                    log.exception("batch of %d profiles failed", len(batch))
+                    counts.pages_failed += len(batch)
+
+        try:
+            await asyncio.gather(*(one(b) for b in batches))
+        except BaseException:  # interrupted: keep what the run counted so far
+            counts.retries = self.fetcher.retries
+            self.finish_run(run, counts, started, status="failed")
+            raise
+        counts.retries = self.fetcher.retries
+        return self.finish_run(run, counts, started)
+
+    # -- one batch -----------------------------------------------------------------------------
+    async def refresh_batch(self, profiles: list[str]) -> RunCounts:
+        """Fetch, extract and load one batch of profiles; returns its counts."""
+        known = await asyncio.to_thread(self._known_pages, profiles)
+        outcomes = await asyncio.gather(*(self._refresh_profile(p, known.get(p, [])) for p in profiles))
+        return await asyncio.to_thread(self._write, outcomes)
+
+    def _known_pages(self, profiles: list[str]) -> dict[str, list[Page]]:
+        out: dict[str, list[Page]] = {}
+        table = Page.__table__
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).where(table.c.profile.in_(profiles)).order_by(table.c.id))
+            for row in rows:
+                out.setdefault(row.profile, []).append(row)
+        return out
+
+    async def _refresh_profile(self, profile: str, known: list[Page]) -> ProfileOutcome:
+        outcome = ProfileOutcome(profile)
+        try:
+            await self._walk_profile(profile, known, outcome)
+        except Exception as exc:  # a bug must not cost the rest of the batch; it is reported
+            log.exception("refreshing %s failed", profile)
+            outcome.failed.append(_problem(profile, exc))
+        self._done[0] += 1
+        self._done[1] += outcome.pages
+        if hook := progress_hook.get():
+            hook(self._done[0], self._total, self._done[1])
+        return outcome
+
+    async def _get(self, url: str, known: Page | None) -> Fetched:
+        validators = Validators(known.etag, known.last_modified, known.content_sha256) if known else None
+        return await self.fetcher.get(url, validators)
+
+    async def _walk_profile(self, profile: str, known: list[Page], outcome: ProfileOutcome) -> None:
+        by_url = {page.url: page for page in known}
+        reparse = any(page.parser_version != PARSER_VERSION for page in known)
+        try:
+            first = await self._get(profile, by_url.get(profile))
+        except FetchError as exc:
+            (outcome.failed if exc.retryable else outcome.quarantined).append(_problem(profile, exc))
+            return
+        fetched = {profile: first}
+        if first.unchanged and not reparse:
+            # Revalidate every known page: a change may be on page 3 only.
+            rest = [p.url for p in known if p.url != profile]
+            results = await asyncio.gather(*(self._get(u, by_url[u]) for u in rest), return_exceptions=True)
+            if all(isinstance(r, Fetched) and r.unchanged for r in results):
+                outcome.unchanged = [_state(first), *(_state(r) for r in results)]
+                return
+            fetched |= {u: r for u, r in zip(rest, results) if isinstance(r, Fetched)}
+        await self._load_chain(profile, fetched, outcome)
+
+    async def _load_chain(self, profile: str, fetched: dict[str, Fetched], outcome: ProfileOutcome) -> None:
+        """Walk the profile's pages from the first, extracting each; bodies we lack are fetched anew."""
+        pages: list[tuple[PageState, object]] = []
+        url: str | None = profile
+        complete = False
+        while url is not None:
+            if len(pages) >= self.settings.max_pages_per_profile or any(s.url == url for s, _ in pages):
+                outcome.quarantined.append(Problem(url, "pagination", "page limit reached or next links loop"))
+                break
+            result = fetched.get(url)
+            try:
+                if result is None or result.body is None:
+                    result = await self.fetcher.get(url)  # unconditional: we need the body
+                page = extract(result.body, url)
+            except FetchError as exc:
+                (outcome.failed if exc.retryable else outcome.quarantined).append(_problem(url, exc))
+                break
+            except ExtractionError as exc:
+                outcome.quarantined.append(_problem(url, exc, result.body))
+                break
+            pages.append((_state(result), page))
+            url = page.next_url
+            if url is not None and urlsplit(url).netloc != urlsplit(profile).netloc:
+                outcome.quarantined.append(Problem(url, "pagination", "next link leaves the profile's host"))
+                break
+        else:
+            complete = True
+        if pages:
+            outcome.load = ProfileLoad(profile, pages, complete=complete)  # type: ignore[arg-type]
+
+    # -- writing -------------------------------------------------------------------------------
+    def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
+        now = utcnow()
+        counts = RunCounts()
+        loads = [o.load for o in outcomes if o.load]
+        try:
+            with self.engine.begin() as conn:
+                loaded = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
+        except Exception:
+            # One bad profile must not sink the batch: retry them one transaction each.
+            log.exception("batch load failed; loading its %d profiles one by one", len(loads))
+            loaded = LoadCounts()
+            for outcome in outcomes:
+                if outcome.load is None:
+                    continue
+                try:
+                    with self.engine.begin() as conn:
+                        loaded.add(load.load_profiles(conn, [outcome.load], now=now, parser_version=PARSER_VERSION))
+                except Exception as exc:
+                    log.exception("loading %s failed", outcome.profile)
+                    outcome.failed.append(_problem(outcome.profile, exc))
+                    outcome.failed += [Problem(s.url, "load_error", str(exc)) for s, _ in outcome.load.pages[1:]]
+                    outcome.load = None
+        with self.engine.begin() as conn:
+            load.save_page_states(
+                conn, [(o.profile, s) for o in outcomes for s in o.unchanged], now, parser_version=None
+            )
+            problems = [p for o in outcomes for p in o.quarantined]
+            if problems:
+                conn.execute(Quarantine.__table__.insert(), [
+                    {"url": p.url, "reason": p.reason, "detail": p.detail, "body": p.body, "created_at": now,
+                     "run_id": self.run_id}
+                    for p in problems
+                ])
+        for outcome in outcomes:
+            counts.pages_unchanged += len(outcome.unchanged)
+            counts.pages_loaded += len(outcome.load.pages) if outcome.load else 0
+            counts.pages_quarantined += len(outcome.quarantined)
+            counts.pages_failed += len(outcome.failed)
+            counts.pages_fetched += outcome.pages
+            for problem in [*outcome.quarantined, *outcome.failed]:
+                log.warning("%s %s: %s", problem.url, problem.reason, problem.detail)
+        for name in ("authors_inserted", "authors_updated", "papers_inserted", "papers_updated"):
+            setattr(counts, name, getattr(loaded, name))
+        return counts
+
+
+async def refresh(settings: Settings, engine: Engine | None = None) -> IngestRun:
+    """Run one refresh with the library alone (no Prefect)."""
+    async with Refresher(settings, engine) as refresher:
+        return await refresher.run(await refresher.plan())

@@ -1,0 +1,84 @@
+"""Shared fixtures: the seed page, the bundled site on loopback, and real databases.
+
+`database_url` runs a test on a fresh SQLite file and on a fresh schema of the PostgreSQL at
+127.0.0.1:5432 (database `test`). An unreachable PostgreSQL fails those tests: it never skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from ingest.config import Settings, load_settings
+from ingest.db import make_engine
+from ingest.site.corpus import Corpus
+from ingest.site.server import Site, serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SEED_TEXT_PATH = ROOT.parent / "shared" / "seed" / "profile-page.txt"
+PG_URL = os.environ.get("INGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def seed_html() -> str:
+    return (FIXTURES / "scholarfeed-author-1.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(monkeypatch, tmp_path):
+    """Tests never pick up the developer's config file or INGEST_* variables."""
+    for name in list(os.environ):
+        if name.startswith("INGEST_") and name != "INGEST_TEST_PG_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ingest.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def site() -> Site:
+    """A small corpus: 30 generated profiles (some paginated, page size 20) plus the seed author."""
+    return Site(Corpus(30, page_size=20, mean_papers=12))
+
+
+@pytest.fixture
+def site_url(site) -> Iterator[str]:
+    with serve_in_thread(site) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(database_url, site_url) -> Settings:
+    return load_settings(None, database_url=database_url, profiles={"sitemap": f"{site_url}/sitemap.xml"},
+                         http={"backoff_base_s": 0.01, "backoff_max_s": 0.05})
+
