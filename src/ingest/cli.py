@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Iterator
 
@@ -166,6 +167,7 @@ def site(
 def status(
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option(help="How many runs to show.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON lines.")] = False,
 ) -> None:
     """Show the latest runs and their counts."""
     from sqlalchemy import select
@@ -173,18 +175,24 @@ def status(
     from ingest.db import IngestRun, make_engine
 
     engine = make_engine(_settings(config).database_url)
-    table = IngestRun.__table__
     with engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.id.desc()).limit(limit)).all()
+        runs = [IngestRun.model_validate(row._mapping) for row in
+                conn.execute(select(IngestRun.__table__).order_by(IngestRun.id.desc()).limit(limit))]
+    if as_json:
+        for run in runs:
+            console.print_json(run.model_dump_json(), indent=None)
+        return
     out = Table(title=f"last runs in {engine.url.render_as_string(hide_password=True)}")
-    for column in ("run", "started", "status", "fetched", "unchanged", "loaded", "quarantined", "failed",
-                   "papers +", "papers ~", "s", "pages/s"):
-        out.add_column(column, justify="left" if column in ("started", "status") else "right")
-    for r in rows:
-        out.add_row(str(r.id), f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.status, *(f"{v:,}" for v in (
-            r.pages_fetched, r.pages_unchanged, r.pages_loaded, r.pages_quarantined, r.pages_failed,
-            r.papers_inserted, r.papers_updated)), f"{r.duration_s:.1f}", f"{r.pages_per_s:.1f}")
-    console.print(out if rows else "no runs yet")
+    columns = {"run": "id", "started": "started_at", "status": "status", "fetched": "pages_fetched",
+               "unchanged": "pages_unchanged", "loaded": "pages_loaded", "quarant.": "pages_quarantined",
+               "failed": "pages_failed", "papers+": "papers_inserted", "pages/s": "pages_per_s"}
+    for header in columns:
+        out.add_column(header, justify="left" if header in ("started", "status") else "right")
+    for run in runs:
+        out.add_row(*(f"{value:%m-%d %H:%M}" if isinstance(value, datetime) else f"{value:,}"
+                      if isinstance(value, (int, float)) else str(value)
+                      for value in (getattr(run, name) for name in columns.values())))
+    console.print(out if runs else "no runs yet")
 
 
 @app.command()

@@ -43,13 +43,13 @@ class ProfilesSettings(BaseModel):
     urls: list[str] = Field(default_factory=list, description="First pages of the profiles to refresh.")
     sitemap: str | None = Field(None, description="A sitemap listing profile first pages.")
 
-    @field_validator("urls")
+    @field_validator("urls", "sitemap")
     @classmethod
-    def _absolute(cls, urls: list[str]) -> list[str]:
-        for url in urls:
+    def _absolute(cls, value: list[str] | str | None) -> list[str] | str | None:
+        for url in [value] if isinstance(value, str) else value or []:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"not an http(s) URL: {url!r}")
-        return urls
+        return value
 
 
 class Settings(BaseSettings):
@@ -92,12 +92,29 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     if path is not None:
         try:
             tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
         cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return cls(**{k: v for k, v in overrides.items() if v is not None})
+        return cls(**overrides)
     except ValidationError as exc:
-        where = str(path) if path else "settings"
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{where}: {problems}") from None
+        problems = "; ".join(
+            f"{_source(e['loc'], overrides, path)}: {'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(problems) from None
+
+
+def _source(loc: tuple, overrides: dict, path: Path | None) -> str:
+    """Where the offending value came from, in precedence order."""
+    node: Any = overrides
+    for part in loc:
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is not None:
+        return "command line"
+    for depth in range(len(loc), 0, -1):
+        name = "INGEST_" + "__".join(str(p) for p in loc[:depth]).upper()
+        if name in os.environ:
+            return f"environment variable {name}"
+    return str(path) if path else "settings"

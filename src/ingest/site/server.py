@@ -14,6 +14,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 
@@ -95,9 +96,11 @@ def _not_modified(headers: dict[str, str], etag: str, modified) -> bool:
         return etag in (t.strip() for t in headers["if-none-match"].split(","))
     if "if-modified-since" in headers:
         try:
-            return modified <= parsedate_to_datetime(headers["if-modified-since"])
+            since = parsedate_to_datetime(headers["if-modified-since"])
         except (TypeError, ValueError):
             return False
+        # asctime dates carry no zone; HTTP dates are always GMT
+        return modified <= (since if since.tzinfo else since.replace(tzinfo=timezone.utc))
     return False
 
 

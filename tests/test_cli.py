@@ -1,0 +1,95 @@
+"""The `ingest` command as a user runs it: subprocesses against the bundled site and real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ingest.db import Author, Authorship, Paper, make_engine
+from ingest.site.corpus import Corpus
+from tests.conftest import _free_port
+from tests.dbutil import dump_records
+from tests.test_extract_profile_site import EXPECTED_PAPERS
+
+INGEST = str(Path(sys.executable).with_name("ingest"))
+
+
+def ingest(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([INGEST, *args], cwd=cwd, env=os.environ | env, capture_output=True, text=True, timeout=300)
+
+
+def test_help_explains_every_command(tmp_path):
+    result = ingest("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "demo", "site", "status"):
+        assert command in result.stdout
+
+
+def test_demo_loads_the_seed_author_and_a_second_demo_changes_nothing(prefect_api, database_url, tmp_path):
+    port = str(_free_port())
+    first = ingest("demo", "--profiles", "20", "--port", port, cwd=tmp_path, INGEST_DATABASE_URL=database_url)
+    assert first.returncode == 0, first.stderr
+    assert "Sashank Reddi: LG, h-index 117, 6,445 citations, 11 papers (11 linked), novelty 60%, AI score 45" in " ".join(first.stdout.split())
+
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        (author,) = conn.execute(select(Author.__table__).where(Author.name == "Sashank Reddi")).all()
+        papers = conn.execute(
+            select(Paper.__table__).join(Authorship.__table__, Authorship.paper_id == Paper.id)
+            .where(Authorship.author_id == author.id).order_by(Authorship.position)
+        ).all()
+    assert (author.category, author.h_index, author.citations, author.paper_count, author.novelty_pct,
+            author.ai_score) == ("LG", 117, 6445, 11, 60, 45)
+    assert [(p.category, p.published_on, p.has_code, p.title, p.authors, p.authors_truncated, p.orgs, p.arxiv_id)
+            for p in papers] == [tuple(e) for e in EXPECTED_PAPERS]
+    before = dump_records(engine)
+
+    second = ingest("demo", "--profiles", "20", "--port", port, cwd=tmp_path, INGEST_DATABASE_URL=database_url)
+    assert second.returncode == 0, second.stderr
+    assert dump_records(engine) == before
+    status = ingest("status", "--json", cwd=tmp_path, INGEST_DATABASE_URL=database_url)
+    latest, first_run = (json.loads(line) for line in status.stdout.splitlines())
+    assert latest["status"] == first_run["status"] == "ok"
+    corpus = Corpus(20)  # what the demo served: its pages, all loaded then all unchanged
+    pages = sum(corpus.page_count(a) for a in corpus.author_ids())
+    assert latest["pages_unchanged"] == latest["pages_fetched"] == first_run["pages_loaded"] == pages
+    assert latest["pages_loaded"] == latest["papers_inserted"] == latest["authors_updated"] == 0
+    engine.dispose()
+
+
+def test_demo_defaults_to_a_sqlite_file_in_data(prefect_api, tmp_path):
+    result = ingest("demo", "--profiles", "3", "--port", str(_free_port()), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "ingest.db").is_file()
+
+
+def test_a_failed_page_exits_1(prefect_api, tmp_path):
+    dead = f"http://127.0.0.1:{_free_port()}/author/9"
+    result = ingest("run", dead, cwd=tmp_path, INGEST_HTTP__MAX_ATTEMPTS="1",
+                    INGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 1
+    assert "connection" in result.stderr
+
+
+@pytest.mark.parametrize(("config", "names"), [
+    ("batch_size = 'many'\n", ["batch_size", "integer"]),
+    ("[http]\nmax_atempts = 3\n", ["http.max_atempts", "Extra inputs are not permitted"]),
+    ("[profiles\n", ["invalid TOML"]),
+])
+def test_an_invalid_config_exits_2_naming_file_key_and_reason(tmp_path, config, names):
+    path = tmp_path / "bad.toml"
+    path.write_text(config)
+    result = ingest("run", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert str(path) in message and all(name in message for name in names)
+
+
+def test_a_usage_error_exits_2(tmp_path):
+    assert ingest("run", "--no-such-flag", cwd=tmp_path).returncode == 2

@@ -1,0 +1,48 @@
+"""The Prefect flow runs the same job as the library, one task per batch of profiles."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect.client.orchestration import get_client
+
+from ingest.db import Author, Paper
+from ingest.flows.refresh_profiles import refresh_profiles
+from tests.dbutil import count, dump_records
+
+
+def write_config(path, database_url: str, sitemap: str, batch_size: int) -> str:
+    path.write_text(f'database_url = "{database_url}"\nbatch_size = {batch_size}\n'
+                    f'[profiles]\nsitemap = "{sitemap}"\n')
+    return str(path)
+
+
+async def batch_task_runs() -> set:
+    async with get_client() as client:
+        return {r.id for r in await client.read_task_runs() if r.name.startswith("refresh-batch")}
+
+
+async def test_flow_refreshes_in_batches_and_reruns_unchanged(prefect_api, site, site_url, database_url, engine, tmp_path):
+    config = write_config(tmp_path / "ingest.toml", database_url, f"{site_url}/sitemap.xml", batch_size=10)
+    earlier = await batch_task_runs()
+    summary = await refresh_profiles(config=config)
+    assert summary.status == "ok" and summary.pages_failed == 0
+    assert count(engine, Author) == site.corpus.profiles + 1
+    assert count(engine, Paper) == len(site.corpus.papers) + 11
+    before = dump_records(engine)
+    again = await refresh_profiles(config=config)
+    assert again.pages_unchanged == again.pages_fetched == summary.pages_fetched
+    assert dump_records(engine) == before
+
+    # 31 profiles in batches of 10: four tasks per flow run (the server records them asynchronously)
+    for _ in range(50):
+        if len(batches := await batch_task_runs() - earlier) >= 8:
+            break
+        await asyncio.sleep(0.2)
+    assert len(batches) == 8
+
+
+async def test_flow_arguments_replace_the_configured_profiles(prefect_api, site_url, database_url, engine, tmp_path):
+    config = write_config(tmp_path / "ingest.toml", database_url, f"{site_url}/sitemap.xml", batch_size=10)
+    summary = await refresh_profiles(urls=[f"{site_url}/author/1"], config=config)
+    assert summary.pages_fetched == 1 and count(engine, Author) == 1

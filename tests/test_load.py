@@ -1,0 +1,140 @@
+"""Loading is idempotent, deduplicates papers by any key, and merges without losing values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper
+from ingest.load import PageState, ProfileLoad, load_profiles
+from ingest.records import AuthorRecord, PaperRecord, ProfilePage
+from tests.dbutil import count, dump_records, rows
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def author(source_id: str = "7", **fields) -> AuthorRecord:
+    values = dict(source="scholarfeed", source_id=source_id, name=f"Author {source_id}", category="LG", h_index=3,
+                  citations=100, paper_count=2, novelty_pct=50, ai_score=40,
+                  profile_url=f"http://127.0.0.1/author/{source_id}")
+    return AuthorRecord(**(values | fields))
+
+
+def paper(title: str = "Deep Nets", **fields) -> PaperRecord:
+    values = dict(title=title, abstract="An abstract.", category="LG", published_on=date(2020, 2, 29),
+                  authors=["A. One", "B. Two", "C. Three"], authors_truncated=True, arxiv_id=None)
+    return PaperRecord(**(values | fields))
+
+
+def profile(a: AuthorRecord, papers: list[PaperRecord], *, complete: bool = True) -> ProfileLoad:
+    state = PageState(a.profile_url, '"e1"', None, "ab" * 32, 200)
+    return ProfileLoad(a.profile_url, [(state, ProfilePage(a, papers, 1, None))], complete=complete)
+
+
+def load(engine, *profiles: ProfileLoad, now: datetime = T0):
+    with engine.begin() as conn:
+        return load_profiles(conn, profiles, now=now, parser_version="test/1")
+
+
+def test_first_load_inserts_author_papers_links_snapshot_and_page_state(engine):
+    counts = load(engine, profile(author(), [paper("One", arxiv_id="2001.00001"), paper("Two")]))
+    assert (counts.authors_inserted, counts.papers_inserted) == (1, 2)
+    assert count(engine, Author) == 1 and count(engine, Paper) == 2
+    assert [(r.position, r.removed_at) for r in rows(engine, Authorship)] == [(1, None), (2, None)]
+    assert [r.citations for r in rows(engine, AuthorSnapshot)] == [100]
+    (page,) = rows(engine, Page)
+    assert (page.etag, page.parser_version, page.http_status) == ('"e1"', "test/1", 200)
+
+
+def test_loading_the_same_profile_again_changes_no_record_row(engine):
+    data = profile(author(), [paper("One", arxiv_id="2001.00001"), paper("Two")])
+    load(engine, data)
+    before = dump_records(engine)
+    counts = load(engine, data, now=T0 + timedelta(days=1))
+    assert (counts.authors_inserted, counts.authors_updated, counts.papers_inserted, counts.papers_updated,
+            counts.authorships_changed) == (0, 0, 0, 0, 0)
+    assert dump_records(engine) == before
+
+
+def test_a_paper_on_two_profiles_is_one_paper_with_two_authorships(engine):
+    shared = paper("Shared Work", arxiv_id="2101.00002")
+    counts = load(engine, profile(author("1"), [shared]), profile(author("2"), [shared, paper("Solo")]))
+    assert counts.papers_inserted == 2
+    assert count(engine, Paper) == 2 and count(engine, Authorship) == 3
+    # ... and across runs too
+    load(engine, profile(author("3"), [shared]), now=T0 + timedelta(hours=1))
+    assert count(engine, Paper) == 2 and count(engine, Authorship) == 4
+
+
+def test_the_same_paper_with_and_without_an_arxiv_id_becomes_one_row(engine):
+    load(engine, profile(author("1"), [paper("Adaptive Federated Optimization")]))
+    load(engine, profile(author("2"), [paper("Adaptive  federated optimization!", arxiv_id="2003.00295")]))
+    (row,) = rows(engine, Paper)
+    assert row.arxiv_id == "2003.00295"
+    load(engine, profile(author("3"), [paper("A retitled version", arxiv_id="2003.00295v2")]))
+    assert count(engine, Paper) == 1 and count(engine, Authorship) == 3
+
+
+def test_within_one_batch_records_sharing_any_key_merge(engine):
+    load(engine, profile(author("1"), [paper("Same Title"), paper("Same title", arxiv_id="1904.00962")]))
+    (row,) = rows(engine, Paper)
+    assert row.arxiv_id == "1904.00962"
+    assert count(engine, Authorship) == 1
+
+
+def test_a_known_value_is_never_replaced_by_an_empty_one(engine):
+    load(engine, profile(author("1"), [paper("P", abstract="Kept.", orgs=["mila"], code_url="https://c", has_code=True)]))
+    load(engine, profile(author("2"), [paper("P", abstract=None, orgs=[], code_url=None, has_code=False)]))
+    (row,) = rows(engine, Paper)
+    assert (row.abstract, row.orgs, row.code_url, row.has_code) == ("Kept.", ["mila"], "https://c", True)
+
+
+def test_a_complete_author_list_beats_a_truncated_one(engine):
+    full = ["A. One", "B. Two", "C. Three", "D. Four"]
+    load(engine, profile(author("1"), [paper("P")]))
+    counts = load(engine, profile(author("2"), [paper("P", authors=full, authors_truncated=False)]))
+    assert counts.papers_updated == 1
+    load(engine, profile(author("3"), [paper("P")]))  # truncated again: ignored
+    (row,) = rows(engine, Paper)
+    assert (row.authors, row.authors_truncated) == (full, False)
+
+
+def test_changed_metrics_update_the_author_and_add_a_snapshot(engine):
+    load(engine, profile(author(), [paper()]))
+    counts = load(engine, profile(author(citations=150, h_index=4), [paper()]), now=T0 + timedelta(days=1))
+    assert counts.authors_updated == 1
+    assert [r.citations for r in rows(engine, Author)] == [150]
+    assert [(r.citations, r.h_index) for r in rows(engine, AuthorSnapshot)] == [(100, 3), (150, 4)]
+    # first_seen_at stays the first time
+    (row,) = rows(engine, Author)
+    assert row.first_seen_at.replace(tzinfo=timezone.utc) == T0
+
+
+def test_a_paper_no_longer_listed_ends_its_authorship_and_stays(engine):
+    load(engine, profile(author(), [paper("Kept"), paper("Dropped")]))
+    later = T0 + timedelta(days=2)
+    counts = load(engine, profile(author(), [paper("Kept")]), now=later)
+    assert counts.authorships_changed == 1
+    assert count(engine, Paper) == 2
+    ended = {r.paper_id: r.removed_at for r in rows(engine, Authorship)}
+    assert sorted(v is None for v in ended.values()) == [False, True]
+    # listed again: the authorship is active again, with its new position
+    load(engine, profile(author(), [paper("Dropped"), paper("Kept")]), now=later + timedelta(days=1))
+    assert [(r.position, r.removed_at) for r in rows(engine, Authorship)] == [(2, None), (1, None)]
+
+
+def test_a_partial_profile_adds_what_it_has_but_ends_nothing_and_saves_no_page_state(engine):
+    load(engine, profile(author(), [paper("One"), paper("Two")]))
+    load(engine, profile(author(), [paper("Three")], complete=False), now=T0 + timedelta(days=1))
+    assert count(engine, Authorship, Authorship.removed_at.is_(None)) == 3
+    assert [r.fetched_at.replace(tzinfo=timezone.utc) for r in rows(engine, Page)] == [T0]
+
+
+def test_positions_follow_pages(engine):
+    a = author(paper_count=3)
+    state1 = PageState(a.profile_url, None, None, "1" * 64, 200)
+    state2 = PageState(a.profile_url + "?page=2", None, None, "2" * 64, 200)
+    pages = [(state1, ProfilePage(a, [paper("One"), paper("Two")], 1, state2.url)),
+             (state2, ProfilePage(a, [paper("Three")], 3, None))]
+    load(engine, ProfileLoad(a.profile_url, pages))
+    assert [r.position for r in rows(engine, Authorship)] == [1, 2, 3]
+    assert [r.url for r in rows(engine, Page)] == [state1.url, state2.url]
