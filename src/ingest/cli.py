@@ -140,7 +140,8 @@ def _print_seed_author(settings: Settings) -> None:
         ).first()
     if row:
         console.print(f"{row.name}: {row.category}, h-index {row.h_index}, {row.citations:,} citations, "
-                      f"{row.paper_count} papers ({row.linked} linked), novelty {row.novelty_pct}%, AI score {row.ai_score}")
+                      f"{row.paper_count} papers ({row.linked} linked), novelty {row.novelty_pct}%, AI score {row.ai_score}",
+                      highlight=False)
     console.print(f"database: {engine.url.render_as_string(hide_password=True)}")
 
 
