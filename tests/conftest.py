@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -87,6 +88,24 @@ def settings(database_url, site_url) -> Settings:
     return load_settings(None, database_url=database_url, profiles={"sitemap": f"{site_url}/sitemap.xml"},
                          http={"backoff_base_s": 0.01, "backoff_max_s": 0.05})
 
+@pytest.fixture
+def other_host():
+    """A listener on 127.0.0.2 that counts the connections it receives."""
+    listener = socket.create_server(("127.0.0.2", 0))
+    accepted = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.2:{listener.getsockname()[1]}", accepted
+    listener.close()
 
 
 def _free_port() -> int:

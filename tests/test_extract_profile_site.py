@@ -160,3 +160,22 @@ def test_malformed_metric_is_an_extraction_error():
     html = seed_html().replace("<dd>6,445</dd>", "<dd>lots</dd>")
     with pytest.raises(ExtractionError, match="not a number"):
         extract(html, URL)
+
+
+def test_renamed_paper_cards_are_a_layout_change_not_an_empty_listing():
+    html = seed_html().replace('class="paper-card"', 'class="pub-card"')
+    with pytest.raises(LayoutChanged) as excinfo:
+        extract(html, URL)
+    assert excinfo.value.missing == ["card"]
+
+
+def test_renamed_metrics_are_a_layout_change_not_missing_numbers():
+    html = seed_html().replace('class="metric"', 'class="stat"')
+    with pytest.raises(LayoutChanged) as excinfo:
+        extract(html, URL)
+    assert excinfo.value.missing == ["metric"]
+
+
+def test_a_profile_listing_no_papers_is_not_a_layout_change():
+    html = re.sub(r'(<ol class="paper-list" start="1">).*?(</ol>)', r"\1\2", seed_html(), flags=re.S)
+    assert extract(html, URL).papers == []

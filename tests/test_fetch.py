@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 
@@ -125,26 +124,6 @@ async def test_redirect_loops_are_stopped(site, site_url):
         with pytest.raises(FetchError) as excinfo:
             await f.get(site_url + "/a")
     assert excinfo.value.reason == "redirect_loop"
-
-
-@pytest.fixture
-def other_host():
-    """A listener on 127.0.0.2 that counts the connections it receives."""
-    listener = socket.create_server(("127.0.0.2", 0))
-    accepted = []
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            conn.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.2:{listener.getsockname()[1]}", accepted
-    listener.close()
 
 
 async def test_redirect_to_a_host_outside_the_allowed_list_is_refused_without_connecting(site, site_url, other_host):

@@ -25,7 +25,8 @@ class HttpSettings(BaseModel):
 
     user_agent: str = "ingest/0.1 (researcher-profile ETL)"
     connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(20.0, gt=0)
+    read_timeout_s: float = Field(20.0, gt=0, description="Longest wait for the next bytes of a response.")
+    response_timeout_s: float = Field(120.0, gt=0, description="Longest time for a whole response, head to last byte.")
     max_attempts: int = Field(4, ge=1, le=20)
     backoff_base_s: float = Field(0.5, ge=0)
     backoff_max_s: float = Field(30.0, ge=0)

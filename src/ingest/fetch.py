@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from ingest.config import HttpSettings
-from ingest.retry import RETRY_STATUSES, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
+from ingest.retry import RETRY_STATUSES, EmptyBody, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
 from ingest.throttle import HostGates
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,15 @@ XML = ("application/xml", "text/xml")
 class FetchError(Exception):
     """A page could not be fetched. `retryable` failures were retried until attempts ran out."""
 
-    def __init__(self, url: str, reason: str, detail: str, *, retryable: bool = False, status: int | None = None):
+    def __init__(self, url: str, reason: str, detail: str, *, retryable: bool = False, status: int | None = None,
+                 body: bytes | None = None):
         super().__init__(f"{reason}: {detail} ({url})")
         self.url = url
         self.reason = reason
         self.detail = detail
         self.retryable = retryable
         self.status = status
+        self.body = body  # what was received, kept for the quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +108,12 @@ class Fetcher:
         except RetryableStatus as exc:
             raise FetchError(url, f"http_{exc.status}", f"still HTTP {exc.status} after "
                              f"{self.settings.max_attempts} attempts", retryable=True, status=exc.status) from exc
+        except EmptyBody:
+            raise FetchError(url, "empty", f"HTTP 200 with an empty body, {self.settings.max_attempts} times",
+                             body=b"") from None
         except httpx.HTTPError as exc:
-            reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
+            reason = ("timeout" if isinstance(exc, httpx.TimeoutException) else
+                      "protocol" if isinstance(exc, httpx.RemoteProtocolError) else "connection")
             raise FetchError(url, reason, f"{type(exc).__name__} after {self.settings.max_attempts} attempts: "
                              f"{exc}", retryable=True) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
@@ -120,11 +127,17 @@ class Fetcher:
         seen = [url]
         for _ in range(self.settings.max_redirects + 1):
             async with self._gates[host_of(url)]:
-                async with self._client.stream("GET", url, headers=headers) as response:
-                    if response.has_redirect_location:
-                        url = self._redirect_target(url, response, seen)
-                        continue
-                    return await self._read(url, response, known, content_types)
+                try:
+                    # read_timeout_s bounds each wait for bytes; this bounds a trickle of them.
+                    async with asyncio.timeout(self.settings.response_timeout_s):
+                        async with self._client.stream("GET", url, headers=headers) as response:
+                            if response.has_redirect_location:
+                                url = self._redirect_target(url, response, seen)
+                                continue
+                            return await self._read(url, response, known, content_types)
+                except TimeoutError:
+                    raise httpx.ReadTimeout(f"no complete response within {self.settings.response_timeout_s} s") \
+                        from None
         raise FetchError(seen[0], "too_many_redirects", f"more than {self.settings.max_redirects} redirects")
 
     def _redirect_target(self, url: str, response: httpx.Response, seen: list[str]) -> str:
@@ -159,10 +172,12 @@ class Fetcher:
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            if size > cap:
-                raise FetchError(url, "too_large", f"body exceeds the cap of {cap} bytes")
             chunks.append(chunk)
+            if size > cap:
+                raise FetchError(url, "too_large", f"body exceeds the cap of {cap} bytes", body=b"".join(chunks)[:cap])
         body = b"".join(chunks)
+        if not body:
+            raise EmptyBody(url)
         digest = hashlib.sha256(body).hexdigest()
         unchanged = bool(known and known.content_sha256 == digest)
         return Fetched(url, 200, body, etag, last_modified, digest, unchanged)

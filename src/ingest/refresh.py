@@ -23,6 +23,7 @@ from ingest.extract import ExtractionError
 from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
 from ingest.load import LoadCounts, PageState, ProfileLoad
+from ingest.records import ProfilePage
 from ingest.sitemap import discover
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,20 @@ def _state(fetched: Fetched) -> PageState:
 def _problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
     reason = getattr(exc, "reason", type(exc).__name__)
     detail = getattr(exc, "detail", str(exc))
-    text = body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body else None
-    return Problem(url, reason, detail, text)
+    return Problem(url, reason, detail, _text(body if body is not None else getattr(exc, "body", None)))
+
+
+def _text(body: bytes | None) -> str | None:
+    return body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body is not None else None
+
+
+def short_listing(pages: list[ProfilePage]) -> str | None:
+    """Why a complete profile lists fewer papers than it declares, or None when it does not."""
+    declared = pages[0].author.paper_count
+    listed = sum(len(page.papers) for page in pages)
+    if declared is not None and listed < declared:
+        return f"{listed} papers on {len(pages)} page(s), but the profile declares {declared}"
+    return None
 
 
 class Refresher:
@@ -206,7 +219,8 @@ class Refresher:
 
     async def _load_chain(self, profile: str, fetched: dict[str, Fetched], outcome: ProfileOutcome) -> None:
         """Walk the profile's pages from the first, extracting each; bodies we lack are fetched anew."""
-        pages: list[tuple[PageState, object]] = []
+        pages: list[tuple[PageState, ProfilePage]] = []
+        bodies: list[bytes] = []
         url: str | None = profile
         complete = False
         while url is not None:
@@ -225,14 +239,21 @@ class Refresher:
                 outcome.quarantined.append(_problem(url, exc, result.body))
                 break
             pages.append((_state(result), page))
+            bodies.append(result.body)
             url = page.next_url
             if url is not None and urlsplit(url).netloc != urlsplit(profile).netloc:
                 outcome.quarantined.append(Problem(url, "pagination", "next link leaves the profile's host"))
                 break
         else:
             complete = True
+        if complete and (why := short_listing([page for _, page in pages])):
+            # Papers went missing on the way (a cut listing, a block page dressed as a profile):
+            # loading it would end authorships that still exist.
+            outcome.quarantined += [Problem(state.url, "incomplete", why, _text(body))
+                                    for (state, _), body in zip(pages, bodies)]
+            return
         if pages:
-            outcome.load = ProfileLoad(profile, pages, complete=complete)  # type: ignore[arg-type]
+            outcome.load = ProfileLoad(profile, pages, complete=complete)
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:

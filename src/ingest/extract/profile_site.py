@@ -96,11 +96,15 @@ def _author(header: LexborNode, url: str) -> AuthorRecord:
     if not name:
         raise LayoutChanged(["name"])
     metrics: dict[str, int] = {}
+    labels = 0
     for metric in header.css(SELECTORS["metric"]):
         field = METRIC_LABELS.get(_text(_first(metric, "metric_label")).lower())
         value = _text(_first(metric, "metric_value"))
+        labels += field is not None
         if field and value:
             metrics[field] = parse_int(value)
+    if not labels:  # every profile shows its metrics, if only as blanks
+        raise LayoutChanged(["metric"])
     match = _AUTHOR_PATH.search(urlsplit(url).path)
     if not match:
         raise ExtractionError("malformed", f"not an author page URL: {url}")
@@ -157,11 +161,14 @@ def extract(html: str | bytes, url: str) -> ProfilePage:
     start = listing.attributes.get("start") or "1"
     if not start.isdigit():
         raise ExtractionError("malformed", f"listing start is not a number: {start!r}")
+    cards = listing.css(SELECTORS["card"])
+    if not cards and listing.css_first("li") is not None:
+        raise LayoutChanged(["card"])
     next_link = tree.css_first(SELECTORS["next"])
     next_href = next_link.attributes.get("href") if next_link is not None else None
     return ProfilePage(
         author=_author(header, url),
-        papers=[_paper(card) for card in listing.css(SELECTORS["card"])],
+        papers=[_paper(card) for card in cards],
         first_position=int(start),
         next_url=urljoin(url, next_href) if next_href else None,
     )
