@@ -12,6 +12,7 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from ingest.config import HttpSettings
+from ingest.failpoint import failpoint
 from ingest.retry import RETRY_STATUSES, EmptyBody, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
 from ingest.throttle import HostGates
 
@@ -104,7 +105,9 @@ class Fetcher:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._get_once(url, known, content_types)
+                    fetched = await self._get_once(url, known, content_types)
+                    failpoint("fetched")
+                    return fetched
         except RetryableStatus as exc:
             raise FetchError(url, f"http_{exc.status}", f"still HTTP {exc.status} after "
                              f"{self.settings.max_attempts} attempts", retryable=True, status=exc.status) from exc

@@ -21,6 +21,7 @@ from ingest.config import Settings
 from ingest.db import IngestRun, Page, Quarantine, RunCounts, make_engine, utcnow
 from ingest.extract import ExtractionError
 from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
+from ingest.failpoint import failpoint
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
 from ingest.load import LoadCounts, PageState, ProfileLoad
 from ingest.records import ProfilePage
@@ -152,6 +153,7 @@ class Refresher:
             async with slots:
                 try:
                     counts.add(await run_batch(batch))
+                    failpoint("batch_done")
                 except Exception:  # the batch's own retries are spent: count its pages, go on
                     log.exception("batch of %d profiles failed", len(batch))
                     counts.pages_failed += len(batch)
@@ -263,6 +265,7 @@ class Refresher:
         try:
             with self.engine.begin() as conn:
                 loaded = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
+                failpoint("load_before_commit")
         except Exception:
             # One bad profile must not sink the batch: retry them one transaction each.
             log.exception("batch load failed; loading its %d profiles one by one", len(loads))
@@ -278,6 +281,7 @@ class Refresher:
                     outcome.failed.append(_problem(outcome.profile, exc))
                     outcome.failed += [Problem(s.url, "load_error", str(exc)) for s, _ in outcome.load.pages[1:]]
                     outcome.load = None
+        failpoint("load_committed")
         with self.engine.begin() as conn:
             load.save_page_states(
                 conn, [(o.profile, s) for o in outcomes for s in o.unchanged], now, parser_version=None
@@ -289,6 +293,7 @@ class Refresher:
                      "run_id": self.run_id}
                     for p in problems
                 ])
+        failpoint("states_saved")
         for outcome in outcomes:
             counts.pages_unchanged += len(outcome.unchanged)
             counts.pages_loaded += len(outcome.load.pages) if outcome.load else 0
