@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from ingest.config import Settings, load_settings
@@ -29,6 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_TEXT_PATH = ROOT.parent / "shared" / "seed" / "profile-page.txt"
 PG_URL = os.environ.get("INGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# Property tests: a bounded number of examples (CI's time is finite), no per-example deadline
+# (a loaded machine is not a bug), no example database (tests run in temporary directories).
+# HYPOTHESIS_PROFILE=thorough explores ten times as much.
+hypothesis_settings.register_profile("ci", max_examples=150, deadline=None, database=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("thorough", hypothesis_settings.get_profile("ci"), max_examples=1500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
