@@ -199,6 +199,45 @@ async def test_a_next_link_to_another_host_is_refused_without_connecting(site, s
     assert summary.pages_quarantined == 1 and accepted == []
 
 
+# -- what may not be fetched -------------------------------------------------------------------------
+
+async def test_a_page_robots_txt_disallows_is_quarantined_unrequested(site, site_url, engine):
+    site.script("/robots.txt", faults.page("User-agent: *\nDisallow: /author/1$\n", "text/plain"))
+    summary = await run(site_url, engine)
+    assert summary.status == "ok" and (summary.pages_quarantined, summary.pages_loaded) == (1, good_pages(site))
+    (entry,) = rows(engine, Quarantine)
+    assert (entry.url, entry.reason) == (site_url + FAULTY, "robots") and site.hits[FAULTY] == 0
+
+
+async def test_an_unreachable_robots_txt_fails_the_sites_pages_unrequested(site, site_url, engine, caplog):
+    site.script("/robots.txt", *[faults.status(503)] * HTTP["max_attempts"])
+    with caplog.at_level(logging.WARNING, logger="ingest.refresh"):
+        summary = await run(site_url, engine)
+    assert summary.status == "failed" and (summary.pages_failed, summary.pages_loaded) == (2, 0)
+    assert "robots.txt unreachable: still HTTP 503 after 3 attempts" in caplog.text
+    assert site.hits[FAULTY] == site.hits[GOOD] == 0
+
+
+async def test_a_site_outside_the_allowed_networks_is_quarantined_unrequested(site, site_url, engine):
+    summary = await run(site_url, engine, allowed_networks=[])
+    assert summary.status == "ok" and (summary.pages_quarantined, summary.pages_loaded) == (2, 0)
+    assert {q.reason for q in rows(engine, Quarantine)} == {"address_not_allowed"}
+    assert sum(site.hits.values()) == 0
+
+
+async def test_a_sitemap_entry_on_another_host_is_quarantined_without_connecting(site, site_url, engine, other_host):
+    elsewhere, accepted = other_host
+    urls = "".join(f"<url><loc>{u}</loc></url>" for u in (site_url + GOOD, elsewhere + "/author/1"))
+    site.script("/sitemap.xml", faults.page(f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}'
+                                            "</urlset>", "application/xml"))
+    settings = load_settings(None, database_url=str(engine.url), profiles={"sitemap": site_url + "/sitemap.xml"},
+                             http=HTTP)
+    summary = await refresh(settings, engine)
+    assert (summary.pages_quarantined, summary.pages_loaded) == (1, good_pages(site))
+    (entry,) = rows(engine, Quarantine)
+    assert (entry.url, entry.reason) == (elsewhere + "/author/1", "host_not_allowed") and accepted == []
+
+
 # -- a mixed run -------------------------------------------------------------------------------------
 
 MIXED = {  # profile: (responses, outcome)
@@ -248,11 +287,15 @@ async def test_a_mixed_run_loads_every_good_page_and_counts_every_fault(site, si
     engine.dispose()
 
 
-def test_the_fault_tables_cover_wire_faults_and_bad_pages():
-    """Guards the matrix in docs/faults.md: each of its rows names one of these ids."""
-    matrix = (Path(__file__).parent.parent / "docs" / "faults.md").read_text(encoding="utf-8")
-    ids = [*(f"transient_faults_are_retried_then_loaded[{k}]" for k in TRANSIENT),
-           *(f"fail_the_page_with_a_clear_message[{k}]" for k in PERSISTENT),
-           *(f"quarantined_with_their_reason_and_body[{k}]" for k in QUARANTINED)]
-    assert [i for i in ids if i not in matrix] == []
-
+def test_the_fault_matrix_names_every_case_here_and_only_tests_that_exist():
+    """docs/faults.md stays true: each case above has its row, and each test a row names is defined."""
+    tests = Path(__file__).parent
+    matrix = (tests.parent / "docs" / "faults.md").read_text(encoding="utf-8")
+    cases = [*(f"transient_faults_are_retried_then_loaded[{k}]" for k in TRANSIENT),
+             *(f"fail_the_page_with_a_clear_message[{k}]" for k in PERSISTENT),
+             *(f"quarantined_with_their_reason_and_body[{k}]" for k in QUARANTINED)]
+    assert [case for case in cases if case not in matrix] == []
+    defined = set(re.findall(r"^(?:async )?def (test_\w+)", "".join(p.read_text() for p in tests.glob("test_*.py")),
+                             re.M))
+    files = {p.stem for p in tests.glob("test_*.py")}
+    assert set(re.findall(r"\b(test_\w+)", matrix)) - defined - files == set()

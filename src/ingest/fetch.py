@@ -1,4 +1,5 @@
-"""Fetch pages politely: httpx with tenacity retries, per-host gates, size and type checks, conditional GET."""
+"""Fetch pages politely: httpx with tenacity retries, per-host gates, size and type checks, conditional GET,
+and only what may be fetched: allowed hosts, allowed addresses, what robots.txt permits."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from protego import Protego
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
+from ingest import robots
+from ingest.addresses import address_allowed, parse_networks, resolve
 from ingest.config import HttpSettings
 from ingest.failpoint import failpoint
 from ingest.retry import RETRY_STATUSES, EmptyBody, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
@@ -68,6 +72,9 @@ class Fetcher:
         self.allowed_hosts = allowed_hosts  # None: any host
         self.retries = 0
         self._gates = HostGates(settings.per_host_concurrency, settings.min_interval_s)
+        self._networks = parse_networks(settings.allowed_networks)
+        self._refused_addresses: dict[str, str | None] = {}  # host -> why it is refused, or None
+        self._robots: dict[str, asyncio.Future[Protego]] = {}  # robots.txt URL -> its rules
         self._client = httpx.AsyncClient(
             headers={"User-Agent": settings.user_agent},
             timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
@@ -86,10 +93,45 @@ class Fetcher:
         if self.allowed_hosts is not None and host_of(url) not in self.allowed_hosts:
             raise FetchError(url, "host_not_allowed", f"{host_of(url) or url!r} is not an allowed host")
 
+    async def _check_address(self, url: str) -> None:
+        host = host_of(url)
+        if host not in self._refused_addresses:
+            try:
+                addresses = await resolve(host)
+            except OSError as exc:
+                raise FetchError(url, "dns", f"cannot resolve {host}: {exc}", retryable=True) from None
+            refused = [a for a in addresses if not address_allowed(a, self._networks)]
+            self._refused_addresses[host] = (f"{host} resolves to {', '.join(refused)}, outside the public internet "
+                                             "and http.allowed_networks") if refused else None
+        if why := self._refused_addresses[host]:
+            raise FetchError(url, "address_not_allowed", why)
+
+    async def _check_robots(self, url: str) -> None:
+        key = robots.robots_url(url)
+        if key not in self._robots:  # one fetch per site, shared by every request waiting for it
+            self._robots[key] = asyncio.ensure_future(self._fetch_robots(key))
+        if not (await self._robots[key]).can_fetch(url, self.settings.user_agent):
+            raise FetchError(url, "robots", f"robots.txt disallows it for {self.settings.user_agent!r}")
+
+    async def _fetch_robots(self, url: str) -> Protego:
+        try:
+            fetched = await self._fetch(url, None, None, obey_robots=False)
+        except FetchError as exc:
+            if exc.retryable:  # unreachable: RFC 9309 says assume everything is disallowed
+                raise FetchError(url, exc.reason, f"robots.txt unreachable: {exc.detail}", retryable=True) from None
+            return robots.NO_RULES
+        rules = robots.parse(fetched.body)
+        if delay := rules.crawl_delay(self.settings.user_agent):
+            self._gates[host_of(url)].space_at_least(min(delay, self.settings.max_crawl_delay_s))
+        return rules
+
     async def get(self, url: str, known: Validators | None = None, *, content_types=HTML) -> Fetched:
         """GET `url`, retrying transient failures; conditional when `known` has validators."""
         self._check_host(url)
+        return await self._fetch(url, known, content_types, obey_robots=self.settings.obey_robots_txt)
 
+    async def _fetch(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None, *,
+                     obey_robots: bool) -> Fetched:
         def count_retry(state) -> None:
             self.retries += 1
             log.info("retrying %s after %s (attempt %d)", url, state.outcome.exception(), state.attempt_number)
@@ -105,7 +147,7 @@ class Fetcher:
         try:
             async for attempt in retrying:
                 with attempt:
-                    fetched = await self._get_once(url, known, content_types)
+                    fetched = await self._get_once(url, known, content_types, obey_robots)
                     failpoint("fetched")
                     return fetched
         except RetryableStatus as exc:
@@ -121,7 +163,8 @@ class Fetcher:
                              f"{exc}", retryable=True) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _get_once(self, url: str, known: Validators | None, content_types: tuple[str, ...]) -> Fetched:
+    async def _get_once(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None,
+                        obey_robots: bool) -> Fetched:
         headers = {}
         if known and known.etag:
             headers["If-None-Match"] = known.etag
@@ -129,6 +172,9 @@ class Fetcher:
             headers["If-Modified-Since"] = known.last_modified
         seen = [url]
         for _ in range(self.settings.max_redirects + 1):
+            await self._check_address(url)  # every hop: a redirect may lead to another host
+            if obey_robots:
+                await self._check_robots(url)
             async with self._gates[host_of(url)]:
                 try:
                     # read_timeout_s bounds each wait for bytes; this bounds a trickle of them.
@@ -155,7 +201,7 @@ class Fetcher:
         return target
 
     async def _read(self, url: str, response: httpx.Response, known: Validators | None,
-                    content_types: tuple[str, ...]) -> Fetched:
+                    content_types: tuple[str, ...] | None) -> Fetched:
         status = response.status_code
         if status in RETRY_STATUSES:
             raise RetryableStatus(url, status, parse_retry_after(response.headers.get("retry-after")))
@@ -166,7 +212,7 @@ class Fetcher:
         if status != 200:
             raise FetchError(url, f"http_{status}", f"HTTP {status}", status=status)
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in content_types:
+        if content_types is not None and content_type not in content_types:
             raise FetchError(url, "content_type", f"expected {' or '.join(content_types)}, got {content_type or 'none'}")
         cap = self.settings.max_body_bytes
         declared = response.headers.get("content-length", "")
