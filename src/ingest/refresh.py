@@ -26,6 +26,7 @@ from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
 from ingest.load import LoadCounts, PageState, ProfileLoad
 from ingest.records import ProfilePage
 from ingest.sitemap import discover
+from ingest.transaction import transact
 
 log = logging.getLogger(__name__)
 
@@ -262,10 +263,13 @@ class Refresher:
         now = utcnow()
         counts = RunCounts()
         loads = [o.load for o in outcomes if o.load]
+        def load_batch(conn) -> LoadCounts:
+            counts = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
+            failpoint("load_before_commit")
+            return counts
+
         try:
-            with self.engine.begin() as conn:
-                loaded = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
-                failpoint("load_before_commit")
+            loaded = transact(self.engine, load_batch)
         except Exception:
             # One bad profile must not sink the batch: retry them one transaction each.
             log.exception("batch load failed; loading its %d profiles one by one", len(loads))
@@ -274,8 +278,9 @@ class Refresher:
                 if outcome.load is None:
                     continue
                 try:
-                    with self.engine.begin() as conn:
-                        loaded.add(load.load_profiles(conn, [outcome.load], now=now, parser_version=PARSER_VERSION))
+                    one = outcome.load
+                    loaded.add(transact(self.engine, lambda conn: load.load_profiles(
+                        conn, [one], now=now, parser_version=PARSER_VERSION)))
                 except Exception as exc:
                     log.exception("loading %s failed", outcome.profile)
                     outcome.failed.append(_problem(outcome.profile, exc))
