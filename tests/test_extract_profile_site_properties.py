@@ -17,6 +17,7 @@ from datetime import date
 from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
 
+from ingest.dedupe import TITLE_KEY_MAX, title_key
 from ingest.extract import ExtractionError
 from ingest.extract.profile_site import SELECTORS, SOURCE, extract
 from ingest.records import AuthorRecord, PaperRecord, ProfilePage
@@ -49,7 +50,7 @@ def must_finish(seconds: float = 10.0) -> Iterator[None]:
 
 
 def assert_storable(page: ProfilePage) -> None:
-    """Valid by the models, and loadable: no NUL (PostgreSQL text refuses it), integers that fit."""
+    """Valid by the models, and loadable: no NUL (PostgreSQL text refuses it), integers and keys that fit."""
     records = [page.author, *page.papers]
     for record in records:
         type(record).model_validate(record.model_dump())
@@ -58,6 +59,7 @@ def assert_storable(page: ProfilePage) -> None:
                 assert not (isinstance(item, str) and "\x00" in item)
                 assert not isinstance(item, int) or isinstance(item, bool) or 0 <= item <= INT32
     assert 1 <= page.first_position <= INT32 - len(page.papers)
+    assert all(len(title_key(paper)) <= TITLE_KEY_MAX for paper in page.papers)
 
 
 def extracts_or_refuses(body: str | bytes) -> None:
@@ -150,6 +152,7 @@ def test_any_bytes_extract_or_raise_extraction_error(body):
 @example(SEED.replace('start="1"', 'start="99999999999"').encode())
 @example(SEED.replace(">LG</span>", ">" + "L" * 40 + "</span>", 1).encode())
 @example(SEED.replace("</ol>", '</ol><a rel="next" href="http://[::1">Next</a>').encode())
+@example(SEED.replace("Federated Composite Optimization", "\ufdfa" * 40).encode())  # NFKC: 18 characters each
 def test_a_mutated_seed_page_extracts_or_raises_extraction_error(body):
     extracts_or_refuses(body)
 

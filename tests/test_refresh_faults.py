@@ -144,6 +144,8 @@ QUARANTINED = {
                        "missing expected elements: header, listing", "profile-head"),
     "cards-renamed": (lambda site: [faults.layout_changed(seed(site), {"paper-card": "card"})], "layout_changed",
                       "missing expected elements: card", "Sashank Reddi"),
+    "metrics-renamed": (lambda site: [faults.layout_changed(seed(site), {"metric": "stat"})], "layout_changed",
+                        "missing expected elements: metric", "Sashank Reddi"),
     "captcha": (lambda site: [faults.captcha()], "blocked", "CAPTCHA", "unusual traffic"),
     "fewer-papers-than-declared": (lambda site: [faults.page(drop_first_card(seed(site)))], "incomplete",
                                    "10 papers on 1 page(s), but the profile declares 11", "Sashank Reddi"),

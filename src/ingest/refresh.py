@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, update
@@ -71,10 +72,10 @@ def _state(fetched: Fetched) -> PageState:
 def _problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
     reason = getattr(exc, "reason", type(exc).__name__)
     detail = getattr(exc, "detail", str(exc))
-    return Problem(url, reason, detail, _text(body if body is not None else getattr(exc, "body", None)))
+    return Problem(url, reason, detail, _body_text(body if body is not None else getattr(exc, "body", None)))
 
 
-def _text(body: bytes | None) -> str | None:
+def _body_text(body: bytes | None) -> str | None:
     return body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body is not None else None
 
 
@@ -252,7 +253,7 @@ class Refresher:
         if complete and (why := short_listing([page for _, page in pages])):
             # Papers went missing on the way (a cut listing, a block page dressed as a profile):
             # loading it would end authorships that still exist.
-            outcome.quarantined += [Problem(state.url, "incomplete", why, _text(body))
+            outcome.quarantined += [Problem(state.url, "incomplete", why, _body_text(body))
                                     for (state, _), body in zip(pages, bodies)]
             return
         if pages:
@@ -263,10 +264,11 @@ class Refresher:
         now = utcnow()
         counts = RunCounts()
         loads = [o.load for o in outcomes if o.load]
+
         def load_batch(conn) -> LoadCounts:
-            counts = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
+            written = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
             failpoint("load_before_commit")
-            return counts
+            return written
 
         try:
             loaded = transact(self.engine, load_batch)
@@ -278,9 +280,8 @@ class Refresher:
                 if outcome.load is None:
                     continue
                 try:
-                    one = outcome.load
-                    loaded.add(transact(self.engine, lambda conn: load.load_profiles(
-                        conn, [one], now=now, parser_version=PARSER_VERSION)))
+                    loaded.add(transact(self.engine, partial(load.load_profiles, profiles=[outcome.load], now=now,
+                                                             parser_version=PARSER_VERSION)))
                 except Exception as exc:
                     log.exception("loading %s failed", outcome.profile)
                     outcome.failed.append(_problem(outcome.profile, exc))
