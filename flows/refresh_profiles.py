@@ -10,6 +10,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from ingest import redact
 from ingest.config import load_settings
 from ingest.db import IngestRun, RunCounts
 from ingest.refresh import Refresher
@@ -25,6 +26,7 @@ async def refresh_profiles(
     urls: list[str] | None = None, sitemap: str | None = None, config: str | None = None
 ) -> IngestRun:
     """Refresh profile pages into the database. `urls`/`sitemap` replace the config's profile list."""
+    redact.install()  # a worker process runs this flow without the command line's set-up
     overrides = {"profiles": {"urls": urls or [], "sitemap": sitemap}} if urls or sitemap else {}
     settings = load_settings(config, **overrides)
     logger = get_run_logger()

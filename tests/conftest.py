@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from ingest.config import Settings, load_settings
@@ -28,6 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_TEXT_PATH = ROOT.parent / "shared" / "seed" / "profile-page.txt"
 PG_URL = os.environ.get("INGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# Property tests: a bounded number of examples (CI's time is finite), no per-example deadline
+# (a loaded machine is not a bug), no example database (tests run in temporary directories).
+# HYPOTHESIS_PROFILE=thorough explores ten times as much.
+hypothesis_settings.register_profile("ci", max_examples=150, deadline=None, database=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("thorough", hypothesis_settings.get_profile("ci"), max_examples=1500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -87,6 +98,24 @@ def settings(database_url, site_url) -> Settings:
     return load_settings(None, database_url=database_url, profiles={"sitemap": f"{site_url}/sitemap.xml"},
                          http={"backoff_base_s": 0.01, "backoff_max_s": 0.05})
 
+@pytest.fixture
+def other_host():
+    """A listener on 127.0.0.2 that counts the connections it receives."""
+    listener = socket.create_server(("127.0.0.2", 0))
+    accepted = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.2:{listener.getsockname()[1]}", accepted
+    listener.close()
 
 
 def _free_port() -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from ingest.db import RECORD_TABLES
+from ingest.db import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper
+from ingest.records import AuthorRecord, PaperRecord
 
 
 def dump_records(engine: Engine) -> dict[str, list[tuple]]:
@@ -24,3 +25,33 @@ def count(engine: Engine, model, *where) -> int:
 def rows(engine: Engine, model, *where) -> list:
     with engine.connect() as conn:
         return conn.execute(select(model.__table__).where(*where).order_by("id")).all()
+
+
+def natural_dump(engine: Engine) -> dict[str, list[tuple]]:
+    """The record tables and page state by natural key, without surrogate ids or timestamps.
+
+    Two runs that did the same work give equal dumps even when batches committed in another order
+    (ids differ) or PostgreSQL sequences skipped values for rolled-back transactions. Lists keep
+    duplicates, so a row loaded twice shows.
+    """
+    with engine.connect() as conn:
+        authors = {r.id: (r.source, r.source_id) for r in conn.execute(select(Author.__table__))}
+        papers = {r.id: r.title_key for r in conn.execute(select(Paper.__table__))}
+        author_fields = list(AuthorRecord.model_fields)
+        paper_fields = [*PaperRecord.model_fields, "title_key"]
+        # Not http_status: it is the last answer (200, or 304 on a revalidation), like fetched_at.
+        page_fields = ["url", "profile", "etag", "last_modified", "content_sha256", "parser_version"]
+        metrics = ["h_index", "citations", "paper_count", "novelty_pct", "ai_score"]
+
+        def sorted_rows(model, make) -> list[tuple]:
+            return sorted((make(r) for r in conn.execute(select(model.__table__))), key=repr)
+
+        return {
+            "author": sorted_rows(Author, lambda r: tuple(getattr(r, f) for f in author_fields)),
+            "paper": sorted_rows(Paper, lambda r: tuple(getattr(r, f) for f in paper_fields)),
+            "authorship": sorted_rows(Authorship, lambda r: (authors[r.author_id], papers[r.paper_id], r.position,
+                                                             r.removed_at is None)),
+            "author_snapshot": sorted_rows(AuthorSnapshot, lambda r: (authors[r.author_id],
+                                                                      *(getattr(r, m) for m in metrics))),
+            "page": sorted_rows(Page, lambda r: tuple(getattr(r, f) for f in page_fields)),
+        }

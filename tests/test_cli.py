@@ -93,3 +93,43 @@ def test_an_invalid_config_exits_2_naming_file_key_and_reason(tmp_path, config, 
 
 def test_a_usage_error_exits_2(tmp_path):
     assert ingest("run", "--no-such-flag", cwd=tmp_path).returncode == 2
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_passwords_never_reach_the_output(prefect_api, database_url, site_url, tmp_path):
+    """A database URL's password (trust auth ignores it) and a profile URL's, through run (Prefect's
+    logs included), status, demo and a failed connection."""
+    secret = "s3cret-pw"
+    url = database_url.replace("postgres@", f"postgres:{secret}@", 1)
+    credentialed = site_url.replace("http://", f"http://reader:{secret}@") + "/author/404"
+    run = ingest("run", f"{site_url}/author/1", credentialed, cwd=tmp_path, INGEST_DATABASE_URL=url)
+    status = ingest("status", cwd=tmp_path, INGEST_DATABASE_URL=url)
+    demo = ingest("demo", "--profiles", "2", "--port", str(_free_port()), cwd=tmp_path, INGEST_DATABASE_URL=url)
+    unreachable = ingest("status", cwd=tmp_path, INGEST_DATABASE_URL=url.replace(":5432/", ":1/"))
+    assert (run.returncode, status.returncode, demo.returncode) == (0, 0, 0), run.stderr + demo.stderr
+    assert "http://reader:***@127.0.0.1" in run.stderr  # the quarantined page, logged
+    unwrapped = "".join((status.stdout + demo.stdout).split())  # rich wraps long lines
+    assert "lastrunsinpostgresql+psycopg://postgres:***@127.0.0.1:5432" in unwrapped
+    assert "database:postgresql+psycopg://postgres:***@127.0.0.1:5432" in unwrapped
+    assert unreachable.returncode == 1 and "Connection refused" in unreachable.stderr
+    for result in (run, status, demo, unreachable):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_page_text_is_printed_as_text_not_console_markup(tmp_path, capsys):
+    from ingest.cli import _print_seed_author
+    from ingest.config import load_settings
+    from ingest.db import Author, Paper, make_engine, utcnow
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        author = conn.execute(Author.__table__.insert().values(
+            source="scholarfeed", source_id="1", name="[bold red]Mallory[/] [/oops]", category="[link]", paper_count=1,
+            h_index=1, citations=1, novelty_pct=1, ai_score=1, profile_url="x", first_seen_at=utcnow())
+        ).inserted_primary_key[0]
+        paper = conn.execute(Paper.__table__.insert().values(title="t", title_key="t", first_seen_at=utcnow(),
+                                                             authors=[], orgs=[])).inserted_primary_key[0]
+        conn.execute(Authorship.__table__.insert().values(author_id=author, paper_id=paper, position=1))
+    _print_seed_author(load_settings(None, database_url=url))
+    assert "[bold red]Mallory[/] [/oops]: [link], h-index 1" in capsys.readouterr().out

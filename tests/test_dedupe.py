@@ -14,6 +14,7 @@ from ingest.dedupe import (
     normalise_doi,
     normalise_title,
     paper_keys,
+    TITLE_KEY_MAX,
     title_key,
 )
 from ingest.records import PaperRecord
@@ -270,3 +271,10 @@ def test_later_inputs_update_earlier_ones_in_a_group():
 
 def test_no_papers_make_no_groups():
     assert group_papers([]) == ([], [])
+
+
+def test_a_title_key_fits_its_column_however_far_normalisation_expands_the_title():
+    expanding = paper("\ufdfa" * 40, published_on=date(2020, 1, 1))  # NFKC: one character becomes 18
+    key = title_key(expanding)
+    assert len(key) == TITLE_KEY_MAX and key.endswith("|2020")
+    assert title_key(paper("\ufdfa" * 40 + " part two", published_on=date(2020, 1, 1))) == key  # the cut is the same

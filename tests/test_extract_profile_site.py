@@ -160,3 +160,41 @@ def test_malformed_metric_is_an_extraction_error():
     html = seed_html().replace("<dd>6,445</dd>", "<dd>lots</dd>")
     with pytest.raises(ExtractionError, match="not a number"):
         extract(html, URL)
+
+
+def test_renamed_paper_cards_are_a_layout_change_not_an_empty_listing():
+    html = seed_html().replace('class="paper-card"', 'class="pub-card"')
+    with pytest.raises(LayoutChanged) as excinfo:
+        extract(html, URL)
+    assert excinfo.value.missing == ["card"]
+
+
+def test_renamed_metrics_are_a_layout_change_not_missing_numbers():
+    html = seed_html().replace('class="metric"', 'class="stat"')
+    with pytest.raises(LayoutChanged) as excinfo:
+        extract(html, URL)
+    assert excinfo.value.missing == ["metric"]
+
+
+def test_a_profile_listing_no_papers_is_not_a_layout_change():
+    html = re.sub(r'(<ol class="paper-list" start="1">).*?(</ol>)', r"\1\2", seed_html(), flags=re.S)
+    assert extract(html, URL).papers == []
+
+
+@pytest.mark.parametrize("arxiv_id", ["hep-th/9901001", "math.OC/0601001", "2306.13239"])
+def test_old_and_new_style_arxiv_ids(arxiv_id):
+    html = seed_html().replace("https://arxiv.org/abs/2306.13239", f"https://arxiv.org/abs/{arxiv_id}v2")
+    assert extract(html, URL).papers[0].arxiv_id == arxiv_id
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("<dd>6,445</dd>", "<dd>²</dd>"),  # a digit to str.isdigit, not to int()
+    ("<dd>6,445</dd>", "<dd>99999999999</dd>"),  # beyond the database's integer columns
+    ('start="1"', 'start="0"'),
+    (">LG</span>", ">" + "L" * 40 + "</span>"),  # longer than the category column: a ValidationError inside
+    ("</ol>", '</ol><a rel="next" href="http://[::1">Next</a>'),
+])
+def test_values_the_records_cannot_hold_are_extraction_errors(old, new):
+    with pytest.raises(ExtractionError) as excinfo:
+        extract(seed_html().replace(old, new, 1), URL)
+    assert excinfo.value.reason == "malformed"

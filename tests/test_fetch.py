@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
-import threading
 
 import pytest
 
@@ -127,26 +127,6 @@ async def test_redirect_loops_are_stopped(site, site_url):
     assert excinfo.value.reason == "redirect_loop"
 
 
-@pytest.fixture
-def other_host():
-    """A listener on 127.0.0.2 that counts the connections it receives."""
-    listener = socket.create_server(("127.0.0.2", 0))
-    accepted = []
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            conn.close()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.2:{listener.getsockname()[1]}", accepted
-    listener.close()
-
-
 async def test_redirect_to_a_host_outside_the_allowed_list_is_refused_without_connecting(site, site_url, other_host):
     url, accepted = other_host
     site.script(PAGE, Response(302, headers={"Location": url + "/steal"}))
@@ -174,3 +154,123 @@ async def test_connection_refused_is_retried_then_reported():
             await f.get(f"http://127.0.0.1:{port}/author/1")
     assert excinfo.value.reason == "connection" and excinfo.value.retryable
     assert f.retries == 2
+
+
+# -- what may be fetched: addresses and robots.txt ---------------------------------------------------
+
+def robots_txt(text: str) -> Response:
+    return Response(200, text.encode(), {"Content-Type": "text/plain"})
+
+
+async def test_a_host_outside_the_allowed_networks_is_refused_without_connecting(other_host):
+    url, accepted = other_host
+    settings = HttpSettings(**FAST, allowed_networks=["127.0.0.1/32"])
+    async with Fetcher(settings, frozenset({"127.0.0.2"})) as f:
+        with pytest.raises(FetchError) as excinfo:
+            await f.get(url + PAGE)
+    assert excinfo.value.reason == "address_not_allowed" and not excinfo.value.retryable
+    assert "127.0.0.2 resolves to 127.0.0.2, outside" in excinfo.value.detail
+    assert accepted == []
+
+
+async def test_loopback_is_refused_when_the_allowed_networks_leave_it_out(site, site_url):
+    async with fetcher(site_url, allowed_networks=[]) as f:
+        with pytest.raises(FetchError, match="address_not_allowed"):
+            await f.get(site_url + PAGE)
+    assert sum(site.hits.values()) == 0  # not even robots.txt
+
+
+async def test_a_redirect_into_a_refused_network_is_refused_without_connecting(site, site_url, other_host):
+    url, accepted = other_host
+    site.script(PAGE, Response(302, headers={"Location": url + PAGE}))
+    settings = HttpSettings(**FAST, allowed_networks=["127.0.0.1/32"])
+    async with Fetcher(settings, frozenset({"127.0.0.1", "127.0.0.2"})) as f:
+        with pytest.raises(FetchError, match="address_not_allowed"):
+            await f.get(site_url + PAGE)
+    assert accepted == []
+
+
+async def test_a_name_is_judged_by_the_addresses_it_resolves_to(site, site_url):
+    local = site_url.replace("127.0.0.1", "localhost")
+    async with Fetcher(HttpSettings(**FAST), frozenset({"localhost"})) as f:
+        assert (await f.get(local + PAGE)).status == 200
+    async with Fetcher(HttpSettings(**FAST, allowed_networks=[]), frozenset({"localhost"})) as f:
+        with pytest.raises(FetchError, match="localhost resolves to"):
+            await f.get(local + PAGE)
+
+
+async def test_robots_txt_is_fetched_once_per_site_and_a_disallowed_page_is_not_requested(site, site_url):
+    site.script("/robots.txt", robots_txt("User-agent: *\nDisallow: /author/1002\n"))
+    async with fetcher(site_url) as f:
+        for _ in range(3):
+            assert (await f.get(site_url + PAGE)).status == 200
+        with pytest.raises(FetchError) as excinfo:
+            await f.get(site_url + "/author/1002")
+    assert excinfo.value.reason == "robots" and not excinfo.value.retryable
+    assert "robots.txt disallows it for 'ingest/" in excinfo.value.detail
+    assert site.hits["/robots.txt"] == 1 and site.hits["/author/1002"] == 0
+
+
+async def test_robots_wildcards_and_our_user_agents_group_apply(site, site_url):
+    site.script("/robots.txt", robots_txt("User-agent: *\nAllow: /\n\nUser-agent: ingest\nDisallow: /*?page=\n"))
+    async with fetcher(site_url) as f:
+        assert (await f.get(site_url + "/author/1001")).status == 200
+        with pytest.raises(FetchError, match="robots"):
+            await f.get(site_url + "/author/1001?page=2")
+
+
+async def test_robots_txt_can_be_ignored_by_configuration(site, site_url):
+    site.script("/robots.txt", robots_txt("User-agent: *\nDisallow: /\n"))
+    async with fetcher(site_url, obey_robots_txt=False) as f:
+        assert (await f.get(site_url + PAGE)).status == 200
+    assert site.hits["/robots.txt"] == 0
+
+
+async def test_a_redirect_to_a_disallowed_path_is_not_followed(site, site_url):
+    site.script("/robots.txt", robots_txt("User-agent: *\nDisallow: /private\n"))
+    site.script(PAGE, Response(301, headers={"Location": "/private/1"}))
+    async with fetcher(site_url) as f:
+        with pytest.raises(FetchError, match="robots"):
+            await f.get(site_url + PAGE)
+    assert site.hits["/private/1"] == 0
+
+
+@pytest.mark.parametrize("status", [404, 403, 410])
+async def test_a_missing_or_forbidden_robots_txt_means_no_rules(site, site_url, status):
+    site.script("/robots.txt", Response(status))
+    async with fetcher(site_url) as f:
+        assert (await f.get(site_url + PAGE)).status == 200
+
+
+async def test_an_unreachable_robots_txt_forbids_the_site_for_the_run(site, site_url):
+    site.script("/robots.txt", *[Response(503)] * 3)
+    async with fetcher(site_url) as f:
+        for _ in range(2):
+            with pytest.raises(FetchError, match="robots.txt unreachable: still HTTP 503") as excinfo:
+                await f.get(site_url + PAGE)
+            assert excinfo.value.retryable  # a failure, tried again next run
+    assert site.hits["/robots.txt"] == 3 and site.hits[PAGE] == 0
+
+
+async def test_a_robots_txt_answered_after_a_retry_is_used(site, site_url):
+    site.script("/robots.txt", Response(503), robots_txt("User-agent: *\nDisallow: /author/1\n"))
+    async with fetcher(site_url) as f:
+        with pytest.raises(FetchError, match="robots"):
+            await f.get(site_url + PAGE)
+    assert f.retries == 1
+
+
+async def test_crawl_delay_is_honoured_as_a_minimum_interval(site, site_url):
+    site.script("/robots.txt", robots_txt("User-agent: *\nCrawl-delay: 0.3\n"))
+    async with fetcher(site_url) as f:
+        await asyncio.gather(*(f.get(f"{site_url}/author/{a}") for a in (1001, 1002, 1003)))
+    starts = sorted(at for at, path, _ in site.requests if path.startswith("/author/"))
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.28
+
+
+async def test_crawl_delay_is_capped(site, site_url):
+    site.script("/robots.txt", robots_txt("User-agent: *\nCrawl-delay: 86400\n"))
+    async with fetcher(site_url, max_crawl_delay_s=0.2) as f:
+        await asyncio.gather(*(f.get(f"{site_url}/author/{a}") for a in (1001, 1002)))
+    first, second = sorted(at for at, path, _ in site.requests if path.startswith("/author/"))
+    assert second - first >= 0.18

@@ -138,3 +138,12 @@ def test_positions_follow_pages(engine):
     load(engine, ProfileLoad(a.profile_url, pages))
     assert [r.position for r in rows(engine, Authorship)] == [1, 2, 3]
     assert [r.url for r in rows(engine, Page)] == [state1.url, state2.url]
+
+
+def test_a_title_that_normalises_beyond_the_key_column_still_loads_once(engine):
+    """PostgreSQL enforces the title_key column's width; a short title can normalise far past it."""
+    data = profile(author(), [paper("\ufdfa" * 40)])
+    load(engine, data)
+    load(engine, data)
+    (row,) = rows(engine, Paper)
+    assert row.title == "\ufdfa" * 40 and count(engine, Authorship) == 1

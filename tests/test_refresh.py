@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from ingest.db import Author, Authorship, AuthorSnapshot, IngestRun, Page, Paper, Quarantine
+from ingest.extract.profile_site import PARSER_VERSION
 from ingest.refresh import Refresher, refresh
 from ingest.site.server import Response
 from tests.dbutil import count, dump_records, rows
@@ -87,7 +88,7 @@ async def test_a_new_parser_version_re_extracts_unchanged_pages(site, settings, 
     summary = await refresh(settings, engine)
     assert summary.pages_loaded == pages_in(site) and summary.pages_unchanged == 0
     assert dump_records(engine) == before  # same parser output: nothing to write
-    assert {r.parser_version for r in rows(engine, Page)} == {"profile_site/1"}
+    assert {r.parser_version for r in rows(engine, Page)} == {PARSER_VERSION}
 
 
 async def test_a_blocked_page_is_quarantined_then_retried_and_resolved(site, settings, engine):

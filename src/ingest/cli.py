@@ -13,6 +13,7 @@ from typing import Annotated, Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,7 +38,7 @@ def _settings(config: Path | None, **overrides) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
+        err.print(f"[red]configuration error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -118,7 +119,7 @@ def demo(
             console.print(f"bundled site: {base}/sitemap.xml ({profiles + 1} profiles)")
             summary = _run_flow(config, None, f"{base}/sitemap.xml")
     except OSError as exc:
-        err.print(f"[red]cannot serve the demo site on port {port}:[/red] {exc}; try --port")
+        err.print(f"[red]cannot serve the demo site on port {port}:[/red] {escape(str(exc))}; try --port")
         raise typer.Exit(2) from None
     _print_summary(summary)
     _print_seed_author(settings)
@@ -138,10 +139,10 @@ def _print_seed_author(settings: Settings) -> None:
             .where(Author.source_id == "1", Authorship.removed_at.is_(None))
             .group_by(Author.id)
         ).first()
-    if row:
+    if row:  # page text: printed as text, never as console markup
         console.print(f"{row.name}: {row.category}, h-index {row.h_index}, {row.citations:,} citations, "
                       f"{row.paper_count} papers ({row.linked} linked), novelty {row.novelty_pct}%, AI score {row.ai_score}",
-                      highlight=False)
+                      markup=False, highlight=False)
     console.print(f"database: {engine.url.render_as_string(hide_password=True)}")
 
 
@@ -206,5 +207,8 @@ def schemas(out: Annotated[Path, typer.Option(help="Directory to write the JSON 
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    from ingest import redact
+
+    redact.install()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     app()

@@ -13,6 +13,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ingest.addresses import parse_networks
+
 DEFAULT_CONFIG = Path("config") / "ingest.toml"
 
 
@@ -25,7 +30,8 @@ class HttpSettings(BaseModel):
 
     user_agent: str = "ingest/0.1 (researcher-profile ETL)"
     connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(20.0, gt=0)
+    read_timeout_s: float = Field(20.0, gt=0, description="Longest wait for the next bytes of a response.")
+    response_timeout_s: float = Field(120.0, gt=0, description="Longest time for a whole response, head to last byte.")
     max_attempts: int = Field(4, ge=1, le=20)
     backoff_base_s: float = Field(0.5, ge=0)
     backoff_max_s: float = Field(30.0, ge=0)
@@ -35,6 +41,19 @@ class HttpSettings(BaseModel):
     min_interval_s: float = Field(0.0, ge=0, description="Minimum time between two request starts to one host.")
     max_connections: int = Field(32, ge=1)
     max_redirects: int = Field(5, ge=0)
+    allowed_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Non-public networks (CIDR) that may be fetched; public addresses always may. "
+        "Loopback is here for the bundled site; [] refuses it too.",
+    )
+    obey_robots_txt: bool = Field(True, description="Fetch each site's robots.txt and honour it.")
+    max_crawl_delay_s: float = Field(30.0, ge=0, description="A longer robots.txt Crawl-delay is honoured as this.")
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # its ValueError names the bad entry
+        return value
 
 
 class ProfilesSettings(BaseModel):
@@ -55,7 +74,7 @@ class ProfilesSettings(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", env_nested_delimiter="__", extra="forbid")
 
-    database_url: str = "sqlite:///data/ingest.db"
+    database_url: str = Field("sqlite:///data/ingest.db", repr=False)  # may hold a password
     profiles: ProfilesSettings = Field(default_factory=ProfilesSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     allowed_hosts: list[str] = Field(
@@ -64,6 +83,15 @@ class Settings(BaseSettings):
     batch_size: int = Field(50, ge=1, le=5000, description="Profiles per batch (one Prefect task, one load).")
     concurrency: int = Field(4, ge=1, description="Batches in flight at once.")
     max_pages_per_profile: int = Field(100, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("not a database URL (dialect+driver://user:password@host:port/database)") from None
+        return value
 
     @classmethod
     def settings_customise_sources(

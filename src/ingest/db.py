@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Index, UniqueConstraint, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
+from ingest.dedupe import TITLE_KEY_MAX
 from ingest.records import AuthorRecord, PaperRecord
 
 
@@ -32,7 +33,7 @@ class Paper(PaperRecord, table=True):
     arxiv_id: str | None = Field(default=None, max_length=32, unique=True)
     doi: str | None = Field(default=None, max_length=255, unique=True)
     title_key: str = Field(
-        unique=True, max_length=600, description="Normalised title and publication year (see ingest.dedupe)."
+        unique=True, max_length=TITLE_KEY_MAX, description="Normalised title and publication year (see ingest.dedupe)."
     )
     first_seen_at: datetime = Field(default_factory=utcnow)
 

@@ -16,6 +16,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _ARXIV_VERSION = re.compile(r"v\d+$")
 
 Key = tuple[str, str]  # (kind, value): ("arxiv", "2306.13239"), ("doi", ...), ("title", ...)
+TITLE_KEY_MAX = 600  # the column's width; NFKC can make a 40-character title 700 long
 
 
 def normalise_title(title: str) -> str:
@@ -25,8 +26,8 @@ def normalise_title(title: str) -> str:
 
 
 def title_key(paper: PaperRecord) -> str:
-    year = paper.published_on.year if paper.published_on else ""
-    return f"{normalise_title(paper.title)}|{year}"
+    year = f"|{paper.published_on.year}" if paper.published_on else "|"
+    return normalise_title(paper.title)[: TITLE_KEY_MAX - len(year)] + year
 
 
 def normalise_arxiv_id(arxiv_id: str) -> str:

@@ -1,17 +1,23 @@
-"""Fetch pages politely: httpx with tenacity retries, per-host gates, size and type checks, conditional GET."""
+"""Fetch pages politely: httpx with tenacity retries, per-host gates, size and type checks, conditional GET,
+and only what may be fetched: allowed hosts, allowed addresses, what robots.txt permits."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from protego import Protego
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
+from ingest import robots
+from ingest.addresses import address_allowed, parse_networks, resolve
 from ingest.config import HttpSettings
-from ingest.retry import RETRY_STATUSES, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
+from ingest.failpoint import failpoint
+from ingest.retry import RETRY_STATUSES, EmptyBody, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
 from ingest.throttle import HostGates
 
 log = logging.getLogger(__name__)
@@ -23,13 +29,15 @@ XML = ("application/xml", "text/xml")
 class FetchError(Exception):
     """A page could not be fetched. `retryable` failures were retried until attempts ran out."""
 
-    def __init__(self, url: str, reason: str, detail: str, *, retryable: bool = False, status: int | None = None):
+    def __init__(self, url: str, reason: str, detail: str, *, retryable: bool = False, status: int | None = None,
+                 body: bytes | None = None):
         super().__init__(f"{reason}: {detail} ({url})")
         self.url = url
         self.reason = reason
         self.detail = detail
         self.retryable = retryable
         self.status = status
+        self.body = body  # what was received, kept for the quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,9 @@ class Fetcher:
         self.allowed_hosts = allowed_hosts  # None: any host
         self.retries = 0
         self._gates = HostGates(settings.per_host_concurrency, settings.min_interval_s)
+        self._networks = parse_networks(settings.allowed_networks)
+        self._refused_addresses: dict[str, str | None] = {}  # host -> why it is refused, or None
+        self._robots: dict[str, asyncio.Future[Protego]] = {}  # robots.txt URL -> its rules
         self._client = httpx.AsyncClient(
             headers={"User-Agent": settings.user_agent},
             timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),
@@ -82,10 +93,45 @@ class Fetcher:
         if self.allowed_hosts is not None and host_of(url) not in self.allowed_hosts:
             raise FetchError(url, "host_not_allowed", f"{host_of(url) or url!r} is not an allowed host")
 
+    async def _check_address(self, url: str) -> None:
+        host = host_of(url)
+        if host not in self._refused_addresses:
+            try:
+                addresses = await resolve(host)
+            except OSError as exc:
+                raise FetchError(url, "dns", f"cannot resolve {host}: {exc}", retryable=True) from None
+            refused = [a for a in addresses if not address_allowed(a, self._networks)]
+            self._refused_addresses[host] = (f"{host} resolves to {', '.join(refused)}, outside the public internet "
+                                             "and http.allowed_networks") if refused else None
+        if why := self._refused_addresses[host]:
+            raise FetchError(url, "address_not_allowed", why)
+
+    async def _check_robots(self, url: str) -> None:
+        key = robots.robots_url(url)
+        if key not in self._robots:  # one fetch per site, shared by every request waiting for it
+            self._robots[key] = asyncio.ensure_future(self._fetch_robots(key))
+        if not (await self._robots[key]).can_fetch(url, self.settings.user_agent):
+            raise FetchError(url, "robots", f"robots.txt disallows it for {self.settings.user_agent!r}")
+
+    async def _fetch_robots(self, url: str) -> Protego:
+        try:
+            fetched = await self._fetch(url, None, None, obey_robots=False)
+        except FetchError as exc:
+            if exc.retryable:  # unreachable: RFC 9309 says assume everything is disallowed
+                raise FetchError(url, exc.reason, f"robots.txt unreachable: {exc.detail}", retryable=True) from None
+            return robots.NO_RULES
+        rules = robots.parse(fetched.body)
+        if delay := rules.crawl_delay(self.settings.user_agent):
+            self._gates[host_of(url)].space_at_least(min(delay, self.settings.max_crawl_delay_s))
+        return rules
+
     async def get(self, url: str, known: Validators | None = None, *, content_types=HTML) -> Fetched:
         """GET `url`, retrying transient failures; conditional when `known` has validators."""
         self._check_host(url)
+        return await self._fetch(url, known, content_types, obey_robots=self.settings.obey_robots_txt)
 
+    async def _fetch(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None, *,
+                     obey_robots: bool) -> Fetched:
         def count_retry(state) -> None:
             self.retries += 1
             log.info("retrying %s after %s (attempt %d)", url, state.outcome.exception(), state.attempt_number)
@@ -101,17 +147,24 @@ class Fetcher:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._get_once(url, known, content_types)
+                    fetched = await self._get_once(url, known, content_types, obey_robots)
+                    failpoint("fetched")
+                    return fetched
         except RetryableStatus as exc:
             raise FetchError(url, f"http_{exc.status}", f"still HTTP {exc.status} after "
                              f"{self.settings.max_attempts} attempts", retryable=True, status=exc.status) from exc
+        except EmptyBody:
+            raise FetchError(url, "empty", f"HTTP 200 with an empty body, {self.settings.max_attempts} times",
+                             body=b"") from None
         except httpx.HTTPError as exc:
-            reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
+            reason = ("timeout" if isinstance(exc, httpx.TimeoutException) else
+                      "protocol" if isinstance(exc, httpx.RemoteProtocolError) else "connection")
             raise FetchError(url, reason, f"{type(exc).__name__} after {self.settings.max_attempts} attempts: "
                              f"{exc}", retryable=True) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _get_once(self, url: str, known: Validators | None, content_types: tuple[str, ...]) -> Fetched:
+    async def _get_once(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None,
+                        obey_robots: bool) -> Fetched:
         headers = {}
         if known and known.etag:
             headers["If-None-Match"] = known.etag
@@ -119,12 +172,21 @@ class Fetcher:
             headers["If-Modified-Since"] = known.last_modified
         seen = [url]
         for _ in range(self.settings.max_redirects + 1):
+            await self._check_address(url)  # every hop: a redirect may lead to another host
+            if obey_robots:
+                await self._check_robots(url)
             async with self._gates[host_of(url)]:
-                async with self._client.stream("GET", url, headers=headers) as response:
-                    if response.has_redirect_location:
-                        url = self._redirect_target(url, response, seen)
-                        continue
-                    return await self._read(url, response, known, content_types)
+                try:
+                    # read_timeout_s bounds each wait for bytes; this bounds a trickle of them.
+                    async with asyncio.timeout(self.settings.response_timeout_s):
+                        async with self._client.stream("GET", url, headers=headers) as response:
+                            if response.has_redirect_location:
+                                url = self._redirect_target(url, response, seen)
+                                continue
+                            return await self._read(url, response, known, content_types)
+                except TimeoutError:
+                    raise httpx.ReadTimeout(f"no complete response within {self.settings.response_timeout_s} s") \
+                        from None
         raise FetchError(seen[0], "too_many_redirects", f"more than {self.settings.max_redirects} redirects")
 
     def _redirect_target(self, url: str, response: httpx.Response, seen: list[str]) -> str:
@@ -139,7 +201,7 @@ class Fetcher:
         return target
 
     async def _read(self, url: str, response: httpx.Response, known: Validators | None,
-                    content_types: tuple[str, ...]) -> Fetched:
+                    content_types: tuple[str, ...] | None) -> Fetched:
         status = response.status_code
         if status in RETRY_STATUSES:
             raise RetryableStatus(url, status, parse_retry_after(response.headers.get("retry-after")))
@@ -150,7 +212,7 @@ class Fetcher:
         if status != 200:
             raise FetchError(url, f"http_{status}", f"HTTP {status}", status=status)
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in content_types:
+        if content_types is not None and content_type not in content_types:
             raise FetchError(url, "content_type", f"expected {' or '.join(content_types)}, got {content_type or 'none'}")
         cap = self.settings.max_body_bytes
         declared = response.headers.get("content-length", "")
@@ -159,10 +221,12 @@ class Fetcher:
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            if size > cap:
-                raise FetchError(url, "too_large", f"body exceeds the cap of {cap} bytes")
             chunks.append(chunk)
+            if size > cap:
+                raise FetchError(url, "too_large", f"body exceeds the cap of {cap} bytes", body=b"".join(chunks)[:cap])
         body = b"".join(chunks)
+        if not body:
+            raise EmptyBody(url)
         digest = hashlib.sha256(body).hexdigest()
         unchanged = bool(known and known.content_sha256 == digest)
         return Fetched(url, 200, body, etag, last_modified, digest, unchanged)

@@ -147,6 +147,10 @@ def _load_authors(
             changed.append(diff | {"_id": row.id})
         if any(name in diff for name in _METRICS):
             snapshots.append(key)
+    # Concurrent batches share rows: writing in key order keeps two transactions from taking
+    # the same row locks in opposite orders (a deadlock).
+    new_rows.sort(key=lambda r: (r["source"], r["source_id"]))
+    changed.sort(key=lambda r: r["_id"])
     insert_ignoring_conflicts(conn, AUTHORS, new_rows)
     _update_by_id(conn, AUTHORS, changed)
     counts.authors_inserted += len(new_rows)
@@ -218,6 +222,8 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, cou
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
         if diff:
             changed.append(diff | {"_id": row.id})
+    new_rows.sort(key=lambda r: r["title_key"])  # key order, as for authors
+    changed.sort(key=lambda r: r["_id"])
     insert_ignoring_conflicts(conn, PAPERS, new_rows)
     _update_by_id(conn, PAPERS, changed)
     counts.papers_inserted += len(new_rows)

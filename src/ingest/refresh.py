@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, update
@@ -21,9 +22,12 @@ from ingest.config import Settings
 from ingest.db import IngestRun, Page, Quarantine, RunCounts, make_engine, utcnow
 from ingest.extract import ExtractionError
 from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
+from ingest.failpoint import failpoint
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
 from ingest.load import LoadCounts, PageState, ProfileLoad
+from ingest.records import ProfilePage
 from ingest.sitemap import discover
+from ingest.transaction import transact
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +72,20 @@ def _state(fetched: Fetched) -> PageState:
 def _problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
     reason = getattr(exc, "reason", type(exc).__name__)
     detail = getattr(exc, "detail", str(exc))
-    text = body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body else None
-    return Problem(url, reason, detail, text)
+    return Problem(url, reason, detail, _body_text(body if body is not None else getattr(exc, "body", None)))
+
+
+def _body_text(body: bytes | None) -> str | None:
+    return body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body is not None else None
+
+
+def short_listing(pages: list[ProfilePage]) -> str | None:
+    """Why a complete profile lists fewer papers than it declares, or None when it does not."""
+    declared = pages[0].author.paper_count
+    listed = sum(len(page.papers) for page in pages)
+    if declared is not None and listed < declared:
+        return f"{listed} papers on {len(pages)} page(s), but the profile declares {declared}"
+    return None
 
 
 class Refresher:
@@ -139,6 +155,7 @@ class Refresher:
             async with slots:
                 try:
                     counts.add(await run_batch(batch))
+                    failpoint("batch_done")
                 except Exception:  # the batch's own retries are spent: count its pages, go on
                     log.exception("batch of %d profiles failed", len(batch))
                     counts.pages_failed += len(batch)
@@ -206,7 +223,8 @@ class Refresher:
 
     async def _load_chain(self, profile: str, fetched: dict[str, Fetched], outcome: ProfileOutcome) -> None:
         """Walk the profile's pages from the first, extracting each; bodies we lack are fetched anew."""
-        pages: list[tuple[PageState, object]] = []
+        pages: list[tuple[PageState, ProfilePage]] = []
+        bodies: list[bytes] = []
         url: str | None = profile
         complete = False
         while url is not None:
@@ -225,23 +243,35 @@ class Refresher:
                 outcome.quarantined.append(_problem(url, exc, result.body))
                 break
             pages.append((_state(result), page))
+            bodies.append(result.body)
             url = page.next_url
             if url is not None and urlsplit(url).netloc != urlsplit(profile).netloc:
                 outcome.quarantined.append(Problem(url, "pagination", "next link leaves the profile's host"))
                 break
         else:
             complete = True
+        if complete and (why := short_listing([page for _, page in pages])):
+            # Papers went missing on the way (a cut listing, a block page dressed as a profile):
+            # loading it would end authorships that still exist.
+            outcome.quarantined += [Problem(state.url, "incomplete", why, _body_text(body))
+                                    for (state, _), body in zip(pages, bodies)]
+            return
         if pages:
-            outcome.load = ProfileLoad(profile, pages, complete=complete)  # type: ignore[arg-type]
+            outcome.load = ProfileLoad(profile, pages, complete=complete)
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
         now = utcnow()
         counts = RunCounts()
         loads = [o.load for o in outcomes if o.load]
+
+        def load_batch(conn) -> LoadCounts:
+            written = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
+            failpoint("load_before_commit")
+            return written
+
         try:
-            with self.engine.begin() as conn:
-                loaded = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
+            loaded = transact(self.engine, load_batch)
         except Exception:
             # One bad profile must not sink the batch: retry them one transaction each.
             log.exception("batch load failed; loading its %d profiles one by one", len(loads))
@@ -250,13 +280,14 @@ class Refresher:
                 if outcome.load is None:
                     continue
                 try:
-                    with self.engine.begin() as conn:
-                        loaded.add(load.load_profiles(conn, [outcome.load], now=now, parser_version=PARSER_VERSION))
+                    loaded.add(transact(self.engine, partial(load.load_profiles, profiles=[outcome.load], now=now,
+                                                             parser_version=PARSER_VERSION)))
                 except Exception as exc:
                     log.exception("loading %s failed", outcome.profile)
                     outcome.failed.append(_problem(outcome.profile, exc))
                     outcome.failed += [Problem(s.url, "load_error", str(exc)) for s, _ in outcome.load.pages[1:]]
                     outcome.load = None
+        failpoint("load_committed")
         with self.engine.begin() as conn:
             load.save_page_states(
                 conn, [(o.profile, s) for o in outcomes for s in o.unchanged], now, parser_version=None
@@ -268,6 +299,7 @@ class Refresher:
                      "run_id": self.run_id}
                     for p in problems
                 ])
+        failpoint("states_saved")
         for outcome in outcomes:
             counts.pages_unchanged += len(outcome.unchanged)
             counts.pages_loaded += len(outcome.load.pages) if outcome.load else 0

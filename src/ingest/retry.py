@@ -23,8 +23,12 @@ class RetryableStatus(Exception):
         self.retry_after = retry_after
 
 
+class EmptyBody(Exception):
+    """HTTP 200 with an empty body: usually a server hiccup, so asked again."""
+
+
 def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, (RetryableStatus, *RETRY_EXCEPTIONS))
+    return isinstance(exc, (RetryableStatus, EmptyBody, *RETRY_EXCEPTIONS))
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -33,6 +33,10 @@ class HostGate:
     async def __aexit__(self, *exc_info) -> None:
         self._slots.release()
 
+    def space_at_least(self, interval: float) -> None:
+        """Widen the minimum interval (a robots.txt Crawl-delay); never narrows it."""
+        self._min_interval = max(self._min_interval, interval)
+
 
 class HostGates:
     """One `HostGate` per host, made on first use."""

@@ -9,6 +9,7 @@ import re
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
+from pydantic import ValidationError
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.extract import BlockedPage, ExtractionError, LayoutChanged
@@ -16,7 +17,7 @@ from ingest.records import AuthorRecord, PaperRecord, ProfilePage
 
 SOURCE = "scholarfeed"
 # Bump when extraction output changes: pages loaded by an older parser are re-extracted.
-PARSER_VERSION = "profile_site/1"
+PARSER_VERSION = "profile_site/2"
 
 SELECTORS = {
     "header": "header.author-header",
@@ -51,15 +52,17 @@ BLOCK_MARKERS = ("unusual traffic", "captcha", "are you a robot", "verify you ar
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
-_DATE = re.compile(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),\s*(\d{4})")
-_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/([^?#/]+?)(?:v\d+)?(?:\.pdf)?(?:[?#]|$)")
+_DATE = re.compile(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),\s*(\d{4})", re.ASCII)
+# New-style ids (2306.13239) and old-style ones with their archive (hep-th/9901001, math.OC/0601001).
+_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/((?:[a-z-]+(?:\.[A-Z]{2})?/)?[^?#/]+?)(?:v\d+)?(?:\.pdf)?(?:[?#]|$)")
+MAX_INT = 2**31 - 1  # the database's integer columns
 _AUTHOR_PATH = re.compile(r"/author/([^/?#]+)")
 
 
 def parse_int(text: str) -> int:
     """'6,445' -> 6445, '60%' -> 60."""
     digits = text.strip().rstrip("%").replace(",", "").replace("\u202f", "").replace(" ", "")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_INT:  # isdigit() alone admits "²"
         raise ExtractionError("malformed", f"not a number: {text!r}")
     return int(digits)
 
@@ -96,11 +99,15 @@ def _author(header: LexborNode, url: str) -> AuthorRecord:
     if not name:
         raise LayoutChanged(["name"])
     metrics: dict[str, int] = {}
+    labels = 0
     for metric in header.css(SELECTORS["metric"]):
         field = METRIC_LABELS.get(_text(_first(metric, "metric_label")).lower())
         value = _text(_first(metric, "metric_value"))
+        labels += field is not None
         if field and value:
             metrics[field] = parse_int(value)
+    if not labels:  # every profile shows its metrics, if only as blanks
+        raise LayoutChanged(["metric"])
     match = _AUTHOR_PATH.search(urlsplit(url).path)
     if not match:
         raise ExtractionError("malformed", f"not an author page URL: {url}")
@@ -139,6 +146,17 @@ def _paper(card: LexborNode) -> PaperRecord:
     )
 
 
+def _next_url(tree: LexborHTMLParser, url: str) -> str | None:
+    link = tree.css_first(SELECTORS["next"])
+    href = link.attributes.get("href") if link is not None else None
+    if not href:
+        return None
+    try:
+        return urljoin(url, href)
+    except ValueError as exc:  # e.g. "http://[" is no URL
+        raise ExtractionError("malformed", f"next link is not a URL: {href!r} ({exc})") from None
+
+
 def profile_url(url: str) -> str:
     """The profile's identity: its first page's URL, without query or fragment."""
     parts = urlsplit(url)
@@ -154,14 +172,19 @@ def extract(html: str | bytes, url: str) -> ProfilePage:
         _check_blocked(tree)
         missing = [k for k, node in (("header", header), ("listing", listing)) if node is None]
         raise LayoutChanged(missing)
-    start = listing.attributes.get("start") or "1"
-    if not start.isdigit():
-        raise ExtractionError("malformed", f"listing start is not a number: {start!r}")
-    next_link = tree.css_first(SELECTORS["next"])
-    next_href = next_link.attributes.get("href") if next_link is not None else None
-    return ProfilePage(
-        author=_author(header, url),
-        papers=[_paper(card) for card in listing.css(SELECTORS["card"])],
-        first_position=int(start),
-        next_url=urljoin(url, next_href) if next_href else None,
-    )
+    start = parse_int(listing.attributes.get("start") or "1")
+    cards = listing.css(SELECTORS["card"])
+    if not cards and listing.css_first("li") is not None:
+        raise LayoutChanged(["card"])
+    if not 1 <= start <= MAX_INT - len(cards):
+        raise ExtractionError("malformed", f"listing start out of range: {start}")
+    try:
+        return ProfilePage(
+            author=_author(header, url),
+            papers=[_paper(card) for card in cards],
+            first_position=start,
+            next_url=_next_url(tree, url),
+        )
+    except ValidationError as exc:  # e.g. a category longer than its column
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ExtractionError("malformed", f"{exc.title}: {problems}") from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 import threading
 import time
 from collections import Counter, deque
@@ -33,6 +35,17 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # How the bytes go on the wire; `ingest.site.faults` builds the unhappy ones.
+    delay_s: float = 0.0  # silence before the first byte
+    chunk: int = 0  # send the body `chunk` bytes at a time, `interval_s` apart (0: all at once)
+    interval_s: float = 0.0
+    withhold: int = 0  # body bytes never sent: the connection closes short of Content-Length
+    declare_length: bool = True  # False: no Content-Length, the body ends when the connection closes
+    reset: bool = False  # reset the connection (TCP RST) instead of answering
+
+    @property
+    def plain(self) -> bool:
+        return not (self.delay_s or self.chunk or self.withhold or self.reset or not self.declare_length)
 
 
 class Site:
@@ -105,19 +118,27 @@ def _not_modified(headers: dict[str, str], etag: str, modified) -> bool:
 
 
 class _HttpProtocol(asyncio.Protocol):
-    """Minimal HTTP/1.1 server side: GET/HEAD without request bodies, keep-alive, pipelining."""
+    """Minimal HTTP/1.1 server side: GET/HEAD without request bodies, keep-alive, pipelining.
+
+    A plain response is written at once; a faulty one is played out with `call_later` while the
+    connection's later requests wait their turn.
+    """
 
     def __init__(self, site: Site) -> None:
         self.site = site
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
+        self.busy = False  # a response is being played out
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while b"\r\n\r\n" in self.buffer and self.transport and not self.transport.is_closing():
+        self._serve_buffered()
+
+    def _serve_buffered(self) -> None:
+        while not self.busy and b"\r\n\r\n" in self.buffer and self.transport and not self.transport.is_closing():
             head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
             self._handle(head.decode("latin-1"))
         if len(self.buffer) > 65536:  # a header block this large is not a client of ours
@@ -137,18 +158,58 @@ class _HttpProtocol(asyncio.Protocol):
         connection = headers.get("connection", "").lower()
         keep_alive = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
         response = self.site.respond(method, target, headers)
-        self._write(response, keep_alive=keep_alive, head_only=method == "HEAD")
+        if response.plain:
+            self._write(response, keep_alive=keep_alive, head_only=method == "HEAD")
+        else:
+            self._play(response, keep_alive=keep_alive, head_only=method == "HEAD")
 
-    def _write(self, response: Response, *, keep_alive: bool, head_only: bool) -> None:
+    def _encode(self, response: Response, *, keep_alive: bool, head_only: bool) -> tuple[bytes, bytes]:
         lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}"]
         lines += [f"{k}: {v}" for k, v in response.headers.items()]
-        if response.status != 304:
+        if response.status != 304 and response.declare_length:
             lines.append(f"Content-Length: {len(response.body)}")
         lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.transport.write(head if head_only or response.status == 304 else head + response.body)
+        return head, b"" if head_only or response.status == 304 else response.body
+
+    def _write(self, response: Response, *, keep_alive: bool, head_only: bool) -> None:
+        head, body = self._encode(response, keep_alive=keep_alive, head_only=head_only)
+        self.transport.write(head + body)
         if not keep_alive:
             self.transport.close()
+
+    def _play(self, response: Response, *, keep_alive: bool, head_only: bool) -> None:
+        self.busy = True
+        loop = asyncio.get_running_loop()
+        keep_alive = keep_alive and response.declare_length and not response.withhold
+        head, body = self._encode(response, keep_alive=keep_alive, head_only=head_only)
+        body = body[: len(body) - response.withhold] if response.withhold else body
+        step = response.chunk or len(body) or 1
+        parts = [head, *(body[i: i + step] for i in range(0, len(body), step))]
+
+        def send(index: int) -> None:
+            transport = self.transport
+            if transport is None or transport.is_closing():  # the client gave up
+                return
+            if response.reset:
+                # Linger 0: close() sends RST, not FIN.
+                transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                              struct.pack("ii", 1, 0))
+                transport.abort()
+                return
+            transport.write(parts[index])
+            if index + 1 < len(parts):
+                loop.call_later(response.interval_s, send, index + 1)
+            elif not keep_alive:
+                transport.close()
+            else:
+                self.busy = False
+                self._serve_buffered()
+
+        loop.call_later(response.delay_s, send, 0)
+
+    def connection_lost(self, exc) -> None:
+        self.transport = None
 
 
 async def start(site: Site, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> asyncio.Server:

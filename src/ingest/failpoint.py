@@ -1,0 +1,27 @@
+"""Named crash points for the crash-safety tests.
+
+`INGEST_FAILPOINT=name` (or `name:n`) makes the process SIGKILL itself the first (n-th) time it
+passes `failpoint(name)`: no cleanup, no flush, as a power cut or the OOM killer would. Unset, a
+check is one string comparison.
+
+Points: `fetched` (a response fully read), `load_before_commit` (inside a batch's load
+transaction), `load_committed` (after it, before page state and quarantine are written),
+`states_saved` (after those), `batch_done` (a batch counted, others may be in flight).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_NAME, _, _COUNT = os.environ.get("INGEST_FAILPOINT", "").partition(":")
+_remaining = int(_COUNT or 1)
+
+
+def failpoint(name: str) -> None:
+    global _remaining
+    if name != _NAME:
+        return
+    _remaining -= 1
+    if _remaining == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
