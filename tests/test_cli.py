@@ -27,7 +27,7 @@ def ingest(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def test_help_explains_every_command(tmp_path):
     result = ingest("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("run", "demo", "site", "status"):
+    for command in ("run", "demo", "site", "status", "db"):
         assert command in result.stdout
 
 
@@ -93,3 +93,21 @@ def test_an_invalid_config_exits_2_naming_file_key_and_reason(tmp_path, config, 
 
 def test_a_usage_error_exits_2(tmp_path):
     assert ingest("run", "--no-such-flag", cwd=tmp_path).returncode == 2
+
+
+def test_run_refuses_an_outdated_database_until_db_upgrade(database_url, site_url, tmp_path):
+    from ingest import migrate
+
+    migrate.upgrade(make_engine(database_url, check=False), "0001")
+    env = {"INGEST_DATABASE_URL": database_url}
+    refused = ingest("run", f"{site_url}/author/1", cwd=tmp_path, **env)
+    assert refused.returncode == 2
+    assert "revision 0001" in refused.stderr and "run `ingest db upgrade`" in refused.stderr
+
+    upgraded = ingest("db", "upgrade", cwd=tmp_path, **env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded from revision 0001 to {migrate.head()}" in upgraded.stdout
+    again = ingest("db", "upgrade", cwd=tmp_path, **env)
+    assert f"already at revision {migrate.head()}" in again.stdout
+    assert ingest("db", "current", cwd=tmp_path, **env).stdout.split() == [
+        "database:", f"{migrate.head()};", "this", "ingest:", migrate.head()]

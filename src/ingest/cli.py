@@ -1,4 +1,4 @@
-"""The `ingest` command line: run, demo, site, status, schemas."""
+"""The `ingest` command line: run, demo, site, status, schemas, db."""
 
 from __future__ import annotations
 
@@ -41,6 +41,18 @@ def _settings(config: Path | None, **overrides) -> Settings:
         raise typer.Exit(2) from None
 
 
+def _engine(settings: Settings):
+    """The database engine, initialising an empty database; exit 2 when its schema is outdated."""
+    from ingest.db import make_engine
+    from ingest.migrate import SchemaOutdated
+
+    try:
+        return make_engine(settings.database_url)
+    except SchemaOutdated as exc:
+        err.print(f"[red]database schema:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
 def _profile_overrides(urls: list[str] | None, sitemap: str | None) -> dict:
     return {"profiles": {"urls": urls or [], "sitemap": sitemap}} if urls or sitemap else {}
 
@@ -64,8 +76,8 @@ def _progress() -> Iterator[None]:
 
 
 def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None):
-    """Validate settings (exit 2 on error), then run the Prefect flow in this process."""
-    _settings(config, **_profile_overrides(urls, sitemap))
+    """Validate settings and the database schema (exit 2 on error), then run the Prefect flow in this process."""
+    _engine(_settings(config, **_profile_overrides(urls, sitemap))).dispose()
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from ingest.flows.refresh_profiles import refresh_profiles
@@ -128,9 +140,9 @@ def demo(
 def _print_seed_author(settings: Settings) -> None:
     from sqlalchemy import func, select
 
-    from ingest.db import Author, Authorship, make_engine
+    from ingest.db import Author, Authorship
 
-    engine = make_engine(settings.database_url)
+    engine = _engine(settings)
     with engine.connect() as conn:
         row = conn.execute(
             select(Author.__table__, func.count(Authorship.id).label("linked"))
@@ -172,9 +184,9 @@ def status(
     """Show the latest runs and their counts."""
     from sqlalchemy import select
 
-    from ingest.db import IngestRun, make_engine
+    from ingest.db import IngestRun
 
-    engine = make_engine(_settings(config).database_url)
+    engine = _engine(_settings(config))
     with engine.connect() as conn:
         runs = [IngestRun.model_validate(row._mapping) for row in
                 conn.execute(select(IngestRun.__table__).order_by(IngestRun.id.desc()).limit(limit))]
@@ -202,6 +214,68 @@ def schemas(out: Annotated[Path, typer.Option(help="Directory to write the JSON 
 
     for path in write_schemas(out):
         console.print(f"wrote {path}")
+
+
+db_app = typer.Typer(help="The database schema: migrations with Alembic (scripts inside the package).",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config: ConfigOption = None,
+) -> None:
+    """Bring the configured database (SQLite or PostgreSQL) to the current schema; an empty one is created."""
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    engine = make_engine(_settings(config).database_url, check=False)
+    before, after = migrate.upgrade(engine, revision)
+    where = engine.url.render_as_string(hide_password=True)
+    console.print(f"{where}: already at revision {after}" if before == after else
+                  f"{where}: upgraded from revision {before or '(empty)'} to {after}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. 0001 (`ingest db current` shows it).")],
+    config: ConfigOption = None,
+) -> None:
+    """Take the configured database back to an older schema revision (before running an older ingest)."""
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    engine = make_engine(_settings(config).database_url, check=False)
+    before, after = migrate.downgrade(engine, revision)
+    console.print(f"{engine.url.render_as_string(hide_password=True)}: downgraded from revision {before} to {after}")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOption = None) -> None:
+    """Print the database's schema revision and the one this version of ingest expects."""
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    engine = make_engine(_settings(config).database_url, check=False)
+    with engine.connect() as conn:
+        found = migrate.current(conn)
+    console.print(f"database: {found or '(empty)'}; this ingest: {migrate.head()}")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the revision changes.")]) -> None:
+    """For developers: write a new revision script from the difference between the models and the current head."""
+    import tempfile
+
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{scratch}/head.db")  # an empty database, upgraded to head
+        path = migrate.new_revision(message, engine)
+        engine.dispose()
+    console.print(f"wrote {path}: review it, then test it with `pytest tests/test_migrate.py`")
 
 
 def main() -> None:  # pragma: no cover - console entry point

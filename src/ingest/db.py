@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Index, UniqueConstraint, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
+from ingest import migrate
 from ingest.records import AuthorRecord, PaperRecord
 
 
@@ -104,6 +105,11 @@ class IngestRun(RunCounts, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     status: str = Field(default="running", max_length=16, description="running, ok, failed or abandoned.")
+    shard: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Which shard it refreshed, from 1.")
+    shards: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Into how many shards.")
+    heartbeat_at: datetime | None = Field(
+        default=None, description="Last sign of life of a running run; one silent for long is taken as dead."
+    )
 
 
 class Quarantine(SQLModel, table=True):
@@ -132,8 +138,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; a SQLite file's directory is created, and an empty database initialised."""
+def make_engine(url: str, *, check: bool = True) -> Engine:
+    """An engine for `url`; a SQLite file's directory is created. With `check`, an empty database is
+    initialised and one at an older schema revision raises `migrate.SchemaOutdated`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -142,16 +149,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    init_db(engine)
+    if check:
+        migrate.check(engine)
     return engine
-
-
-def init_db(engine: Engine) -> None:
-    """Create missing tables (checkfirst): a fresh database needs no set-up step."""
-    SQLModel.metadata.create_all(engine)
 
 
 __all__ = [
     "Author", "AuthorSnapshot", "Authorship", "IngestRun", "Page", "Paper", "Quarantine",
-    "RECORD_TABLES", "init_db", "make_engine", "utcnow",
+    "RECORD_TABLES", "make_engine", "utcnow",
 ]

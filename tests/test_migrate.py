@@ -1,0 +1,126 @@
+"""Schema migrations on SQLite and PostgreSQL: empty databases, old revisions, data kept across upgrades."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, insert, inspect, select, text
+from sqlmodel import SQLModel
+
+from ingest import migrate
+from ingest.config import load_settings
+from ingest.db import IngestRun, make_engine
+from ingest.refresh import refresh
+
+PREVIOUS = "0001"  # the revision before head
+
+
+def differences(engine) -> list:
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+
+
+def test_an_empty_database_is_initialised_to_a_schema_equal_to_the_models(database_url):
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        assert migrate.current(conn) == migrate.head()
+    assert differences(engine) == []
+
+
+def test_the_models_and_the_newest_revision_agree_after_upgrading_step_by_step(database_url):
+    engine = make_engine(database_url, check=False)
+    assert migrate.upgrade(engine, PREVIOUS) == (None, PREVIOUS)
+    assert differences(engine) != []  # the check below can see a difference
+    assert migrate.upgrade(engine) == (PREVIOUS, migrate.head())
+    assert differences(engine) == []
+
+
+def test_a_database_at_an_older_revision_is_refused_naming_the_command(database_url):
+    migrate.upgrade(make_engine(database_url, check=False), PREVIOUS)
+    with pytest.raises(migrate.SchemaOutdated, match=f"revision {PREVIOUS}.*run `ingest db upgrade`"):
+        make_engine(database_url)
+
+
+def test_a_database_newer_than_the_code_is_refused(database_url):
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        MigrationContext.configure(conn).stamp(migrate._scripts(), "head")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(migrate.SchemaOutdated, match="9999, which this version of ingest does not know"):
+        make_engine(database_url)
+
+
+def test_a_database_made_before_migrations_counts_as_the_first_revision(database_url):
+    engine = make_engine(database_url, check=False)
+    migrate.upgrade(engine, migrate.BASELINE)
+    with engine.begin() as conn:  # what `create_all` left before Alembic: the tables, no version
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    with engine.connect() as conn:
+        assert migrate.current(conn) == migrate.BASELINE
+    with pytest.raises(migrate.SchemaOutdated, match="ingest db upgrade"):
+        make_engine(database_url)
+    assert migrate.upgrade(engine) == (migrate.BASELINE, migrate.head())
+    assert differences(engine) == []
+
+
+def copy_rows(source, target) -> dict[str, list[dict]]:
+    """Copy every row of `source` into `target` (at an older revision) in the columns `target` has."""
+    old = MetaData()
+    old.reflect(target)
+    copied = {}
+    with source.connect() as src, target.begin() as dst:
+        for table in SQLModel.metadata.sorted_tables:
+            columns = [c.name for c in old.tables[table.name].columns]
+            rows = [dict(row._mapping) for row in src.execute(select(*(table.c[c] for c in columns)))]
+            if rows:
+                dst.execute(insert(old.tables[table.name]), rows)
+                if dst.dialect.name == "postgresql":  # as a restore does: ids go on after the copied ones
+                    dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                     f"(SELECT max(id) FROM {table.name}))"))
+            copied[table.name] = rows
+    return copied
+
+
+async def test_upgrading_from_the_previous_revision_keeps_every_row(site, site_url, database_url, tmp_path):
+    settings = load_settings(None, database_url=f"sqlite:///{tmp_path / 'source.db'}",
+                             profiles={"sitemap": f"{site_url}/sitemap.xml"})
+    source = make_engine(settings.database_url)
+    await refresh(settings, source)
+    site.corpus.bump_citations(1002)  # a second run: snapshots, updates, two ingest_run rows
+    await refresh(settings, source)
+
+    target = make_engine(database_url, check=False)
+    migrate.upgrade(target, PREVIOUS)
+    copied = copy_rows(source, target)
+    assert all(copied[name] for name in ("author", "paper", "authorship", "author_snapshot", "page", "ingest_run"))
+    migrate.upgrade(target)
+
+    with target.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            kept = [dict(row._mapping) for row in conn.execute(select(table).order_by(table.c.id))]
+            assert [{k: row[k] for k in old} for row, old in zip(kept, copied[table.name])] == copied[table.name]
+            assert len(kept) == len(copied[table.name])
+        runs = conn.execute(select(IngestRun.__table__)).all()
+    assert {(run.shard, run.shards) for run in runs} == {(1, 1)}  # what the old runs were: the whole list
+
+    # The upgraded database works: its page states make every page of the next run unchanged.
+    summary = await refresh(settings.model_copy(update={"database_url": database_url}), make_engine(database_url))
+    assert summary.pages_fetched == summary.pages_unchanged > 0
+
+
+def test_downgrading_to_the_previous_revision_and_back_keeps_the_schema(database_url):
+    engine = make_engine(database_url)
+    assert migrate.downgrade(engine, PREVIOUS) == (migrate.head(), PREVIOUS)
+    assert "shard" not in {c["name"] for c in inspect(engine).get_columns("ingest_run")}
+    migrate.upgrade(engine)
+    assert differences(engine) == []
+
+
+def test_engines_initialising_one_empty_database_at_once_all_succeed(database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        engines = list(pool.map(lambda _: make_engine(database_url), range(4)))
+    with engines[0].connect() as conn:
+        assert migrate.current(conn) == migrate.head()
