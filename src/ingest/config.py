@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(50, ge=1, le=5000, description="Profiles per batch (one Prefect task, one load).")
     concurrency: int = Field(4, ge=1, description="Batches in flight at once.")
     max_pages_per_profile: int = Field(100, ge=1)
+    run_lease_s: float = Field(
+        120.0, gt=0, description="A running run silent this long is taken as crashed and marked abandoned by the "
+        "next run to start; a live run beats four times as often."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -12,9 +12,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from ingest import load
 from ingest.config import Settings
@@ -98,12 +99,17 @@ class Refresher:
         return list(dict.fromkeys(profile_url(u) for u in urls))
 
     def start_run(self) -> IngestRun:
-        """Record a new run; runs left `running` by a crash become `abandoned`."""
+        """Record a new run. Runs still `running` whose heartbeat stopped over `run_lease_s` ago were left by
+        a crash and become `abandoned`; live ones are left alone, since runs may overlap."""
+        now = utcnow()
         with self.engine.begin() as conn:
             table = IngestRun.__table__
-            conn.execute(update(table).where(table.c.status == "running")
-                         .values(status="abandoned", finished_at=utcnow()))
-            run = IngestRun(started_at=utcnow())
+            silent_since = func.coalesce(table.c.heartbeat_at, table.c.started_at)
+            conn.execute(update(table)
+                         .where(table.c.status == "running",
+                                silent_since < now - timedelta(seconds=self.settings.run_lease_s))
+                         .values(status="abandoned", finished_at=now))
+            run = IngestRun(started_at=now, heartbeat_at=now)
             run.id = conn.execute(table.insert().values(**run.model_dump(exclude={"id"}))).inserted_primary_key[0]
         self.run_id = run.id
         return run
@@ -119,6 +125,21 @@ class Refresher:
             conn.execute(update(table).where(table.c.id == run.id)
                          .values(**finished.model_dump(exclude={"id", "started_at"})))
         return finished
+
+    async def _heartbeat(self, run_id: int) -> None:
+        """Tell overlapping runs this one is alive, until cancelled."""
+        table = IngestRun.__table__
+
+        def beat() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(update(table).where(table.c.id == run_id).values(heartbeat_at=utcnow()))
+
+        while True:
+            await asyncio.sleep(self.settings.run_lease_s / 4)
+            try:
+                await asyncio.to_thread(beat)
+            except Exception:  # a missed beat only risks being taken as dead; the run goes on
+                log.warning("run %d: heartbeat failed", run_id, exc_info=True)
 
     async def run(
         self,
@@ -143,12 +164,15 @@ class Refresher:
                     log.exception("batch of %d profiles failed", len(batch))
                     counts.pages_failed += len(batch)
 
+        heartbeat = asyncio.create_task(self._heartbeat(run.id))
         try:
             await asyncio.gather(*(one(b) for b in batches))
         except BaseException:  # interrupted: keep what the run counted so far
             counts.retries = self.fetcher.retries
             self.finish_run(run, counts, started, status="failed")
             raise
+        finally:
+            heartbeat.cancel()
         counts.retries = self.fetcher.retries
         return self.finish_run(run, counts, started)
 
@@ -258,6 +282,7 @@ class Refresher:
                     outcome.failed += [Problem(s.url, "load_error", str(exc)) for s, _ in outcome.load.pages[1:]]
                     outcome.load = None
         with self.engine.begin() as conn:
+            load.lock_profiles(conn, [o.profile for o in outcomes if o.unchanged])
             load.save_page_states(
                 conn, [(o.profile, s) for o in outcomes for s in o.unchanged], now, parser_version=None
             )
