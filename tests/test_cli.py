@@ -111,3 +111,17 @@ def test_run_refuses_an_outdated_database_until_db_upgrade(database_url, site_ur
     assert f"already at revision {migrate.head()}" in again.stdout
     assert ingest("db", "current", cwd=tmp_path, **env).stdout.split() == [
         "database:", f"{migrate.head()};", "this", "ingest:", migrate.head()]
+
+
+def test_run_with_a_shard_refreshes_that_shard_and_prints_it(prefect_api, site_url, tmp_path):
+    env = {"INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = ingest("run", "--sitemap", f"{site_url}/sitemap.xml", "--shard", "2/3", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert "(shard 2/3): ok" in result.stdout
+    (latest,) = (json.loads(line) for line in ingest("status", "--json", cwd=tmp_path, **env).stdout.splitlines())
+    assert (latest["shard"], latest["shards"]) == (2, 3)
+
+
+def test_a_shard_that_is_not_one_exits_2(tmp_path):
+    result = ingest("run", "--shard", "4/3", cwd=tmp_path)
+    assert result.returncode == 2 and "4/3" in result.stderr

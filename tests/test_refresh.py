@@ -212,3 +212,17 @@ def test_two_refreshes_of_the_same_profiles_at_once_write_every_row_once(site, s
     assert first.papers_inserted + second.papers_inserted == len(site.corpus.papers) + 11
     assert {r.status for r in rows(engine, IngestRun)} == {"ok"}
     engine.dispose()
+
+
+async def test_the_shards_of_a_refresh_fetch_and_load_every_profile_once(site, settings, engine):
+    from ingest.shards import Shard
+
+    summaries = [await refresh(settings, engine, Shard(i, 3)) for i in (1, 2, 3)]
+    assert [(s.shard, s.shards, s.status) for s in summaries] == [(1, 3, "ok"), (2, 3, "ok"), (3, 3, "ok")]
+    assert all(s.pages_loaded > 0 for s in summaries)
+    assert sum(s.pages_loaded for s in summaries) == pages_in(site)
+    assert sum(s.authors_inserted for s in summaries) == count(engine, Author) == site.corpus.profiles + 1
+    assert count(engine, Paper) == len(site.corpus.papers) + 11
+    pages = [hits for path, hits in site.hits.items() if path.startswith("/author/")]
+    assert len(pages) == pages_in(site) and set(pages) == {1}  # every page fetched by exactly one shard
+    assert [(r.shard, r.shards) for r in rows(engine, IngestRun)] == [(1, 3), (2, 3), (3, 3)]

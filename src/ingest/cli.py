@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.config import ConfigError, Settings, load_settings
+from ingest.shards import WHOLE, Shard
 from ingest.site.server import DEFAULT_HOST, DEFAULT_PORT
 
 app = typer.Typer(
@@ -75,7 +76,7 @@ def _progress() -> Iterator[None]:
             progress_hook.reset(token)
 
 
-def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None):
+def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None, shard: Shard = WHOLE):
     """Validate settings and the database schema (exit 2 on error), then run the Prefect flow in this process."""
     _engine(_settings(config, **_profile_overrides(urls, sitemap))).dispose()
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -83,11 +84,20 @@ def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None):
     from ingest.flows.refresh_profiles import refresh_profiles
 
     with _progress():
-        return asyncio.run(refresh_profiles(urls=urls or None, sitemap=sitemap, config=str(config) if config else None))
+        return asyncio.run(refresh_profiles(urls=urls or None, sitemap=sitemap, config=str(config) if config else None,
+                                            shard=shard.index, shards=shard.count))
+
+
+def _parse_shard(text: str | None) -> Shard:
+    try:
+        return Shard.parse(text) if text else WHOLE
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _print_summary(summary) -> None:
-    table = Table(title=f"run {summary.id}: {summary.status}", show_header=False)
+    part = f" (shard {summary.shard}/{summary.shards})" if summary.shards > 1 else ""
+    table = Table(title=f"run {summary.id}{part}: {summary.status}", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name in ("pages_fetched", "pages_unchanged", "pages_loaded", "pages_quarantined", "pages_failed", "retries",
@@ -102,6 +112,10 @@ def _print_summary(summary) -> None:
 def run(
     urls: Annotated[list[str] | None, typer.Argument(help="Profile URLs; replace the config's list.", show_default=False)] = None,
     sitemap: Annotated[str | None, typer.Option(help="Sitemap URL to discover profiles from.", show_default=False)] = None,
+    shard: Annotated[Shard, typer.Option(
+        parser=_parse_shard, metavar="I/K", show_default=False,
+        help="Refresh only shard I of K (from 1), split by a stable hash of the profile URL; K runs cover the list once.",
+    )] = WHOLE,
     config: ConfigOption = None,
 ) -> None:
     """Refresh the configured profiles (or the URLs / sitemap given here) into the database.
@@ -109,7 +123,7 @@ def run(
     Exit status: 0 when every page was loaded, unchanged or quarantined; 1 when any failed; 2 on a usage or
     configuration error.
     """
-    summary = _run_flow(config, urls, sitemap)
+    summary = _run_flow(config, urls, sitemap, shard)
     _print_summary(summary)
     raise typer.Exit(1 if summary.pages_failed else 0)
 

@@ -24,6 +24,7 @@ from ingest.extract import ExtractionError
 from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
 from ingest.load import LoadCounts, PageState, ProfileLoad
+from ingest.shards import WHOLE, Shard
 from ingest.sitemap import discover
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,9 @@ def _problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
 class Refresher:
     """Owns a run's fetcher and engine. Use as `async with Refresher(settings) as refresher:`."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> None:
         self.settings = settings
+        self.shard = shard
         self.engine = engine or make_engine(settings.database_url)
         self.fetcher = Fetcher(settings.http, allowed_hosts(settings))
         self._done = [0, 0]
@@ -92,11 +94,12 @@ class Refresher:
 
     # -- planning and run bookkeeping ----------------------------------------------------------
     async def plan(self) -> list[str]:
-        """Profile first-page URLs: the configured list, then the sitemap's, without duplicates."""
+        """Profile first-page URLs: the configured list, then the sitemap's, without duplicates; only this
+        run's shard of them."""
         urls = list(self.settings.profiles.urls)
         if self.settings.profiles.sitemap:
             urls += await discover(self.fetcher, self.settings.profiles.sitemap)
-        return list(dict.fromkeys(profile_url(u) for u in urls))
+        return self.shard.select(dict.fromkeys(profile_url(u) for u in urls))
 
     def start_run(self) -> IngestRun:
         """Record a new run. Runs still `running` whose heartbeat stopped over `run_lease_s` ago were left by
@@ -109,7 +112,7 @@ class Refresher:
                          .where(table.c.status == "running",
                                 silent_since < now - timedelta(seconds=self.settings.run_lease_s))
                          .values(status="abandoned", finished_at=now))
-            run = IngestRun(started_at=now, heartbeat_at=now)
+            run = IngestRun(started_at=now, heartbeat_at=now, shard=self.shard.index, shards=self.shard.count)
             run.id = conn.execute(table.insert().values(**run.model_dump(exclude={"id"}))).inserted_primary_key[0]
         self.run_id = run.id
         return run
@@ -306,7 +309,7 @@ class Refresher:
         return counts
 
 
-async def refresh(settings: Settings, engine: Engine | None = None) -> IngestRun:
-    """Run one refresh with the library alone (no Prefect)."""
-    async with Refresher(settings, engine) as refresher:
+async def refresh(settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> IngestRun:
+    """Run one refresh (of one shard of the profiles) with the library alone (no Prefect)."""
+    async with Refresher(settings, engine, shard) as refresher:
         return await refresher.run(await refresher.plan())
