@@ -238,3 +238,32 @@ async def test_many_cancelled_waiters_leave_the_gate_usable():
 
     await guarded(*(seen.request(gate, work=0.001) for _ in range(6)))
     assert len(seen.starts) == 6 and seen.most == 2
+
+
+# -- spacing kept elsewhere (e.g. the shared database) ---------------------------------------------
+
+async def test_with_a_reserve_function_the_gate_waits_as_long_as_it_says():
+    asked: list[str] = []
+
+    async def reserve(host: str) -> float:
+        asked.append(host)
+        return 0.05 * len(asked)  # what a shared schedule answers as other workers take turns
+
+    gates, seen = HostGates(4, 0.01, reserve), InFlight()
+    began = time.monotonic()
+    await guarded(*(seen.request(gates["a.example"]) for _ in range(3)))
+    assert asked == ["a.example"] * 3
+    starts = sorted(at - began for at in seen.starts)
+    assert all(start >= 0.05 * (n + 1) - EARLY for n, start in enumerate(starts))
+
+
+async def test_without_a_min_interval_the_reserve_function_is_never_asked():
+    asked: list[str] = []
+
+    async def reserve(host: str) -> float:
+        asked.append(host)
+        return 0.0
+
+    gates, seen = HostGates(4, 0.0, reserve), InFlight()
+    await guarded(*(seen.request(gates["a.example"]) for _ in range(3)))
+    assert asked == [] and len(seen.starts) == 3

@@ -88,9 +88,11 @@ def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None, 
                                             shard=shard.index, shards=shard.count))
 
 
-def _parse_shard(text: str | None) -> Shard:
+def _parse_shard(text: str | Shard) -> Shard:
+    if isinstance(text, Shard):  # the default, passed through the parser too
+        return text
     try:
-        return Shard.parse(text) if text else WHOLE
+        return Shard.parse(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -33,6 +33,10 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     per_host_concurrency: int = Field(16, ge=1)
     min_interval_s: float = Field(0.0, ge=0, description="Minimum time between two request starts to one host.")
+    min_interval_scope: Literal["database", "process"] = Field(
+        "database", description="database: min_interval_s holds across every process using the same database "
+        "(workers, shards, overlapping runs); process: within each process alone."
+    )
     max_connections: int = Field(32, ge=1)
     max_redirects: int = Field(5, ge=0)
 

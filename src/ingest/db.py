@@ -125,6 +125,16 @@ class Quarantine(SQLModel, table=True):
     body: str | None = Field(default=None, description="The page as received, kept for inspection.")
 
 
+class HostPace(SQLModel, table=True):
+    """When the next request to each host may start, shared by every process using the database."""
+
+    __tablename__ = "host_pace"
+
+    host: str = Field(primary_key=True, max_length=255)
+    next_start_s: float = Field(description="Unix time before which no request to the host starts "
+                                            "(the database's clock on PostgreSQL).")
+
+
 RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot)
 
 
@@ -155,6 +165,6 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "Authorship", "IngestRun", "Page", "Paper", "Quarantine",
+    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "Paper", "Quarantine",
     "RECORD_TABLES", "make_engine", "utcnow",
 ]

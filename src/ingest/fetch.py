@@ -12,7 +12,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from ingest.config import HttpSettings
 from ingest.retry import RETRY_STATUSES, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
-from ingest.throttle import HostGates
+from ingest.throttle import HostGates, Reserve
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,12 @@ def host_of(url: str) -> str:
 class Fetcher:
     """One per run: shares connections, host gates and the retry count across all requests."""
 
-    def __init__(self, settings: HttpSettings, allowed_hosts: frozenset[str] | None = None) -> None:
+    def __init__(self, settings: HttpSettings, allowed_hosts: frozenset[str] | None = None,
+                 reserve: Reserve | None = None) -> None:
         self.settings = settings
         self.allowed_hosts = allowed_hosts  # None: any host
         self.retries = 0
-        self._gates = HostGates(settings.per_host_concurrency, settings.min_interval_s)
+        self._gates = HostGates(settings.per_host_concurrency, settings.min_interval_s, reserve)
         self._client = httpx.AsyncClient(
             headers={"User-Agent": settings.user_agent},
             timeout=httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s),

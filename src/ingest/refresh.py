@@ -23,6 +23,7 @@ from ingest.db import IngestRun, Page, Quarantine, RunCounts, make_engine, utcno
 from ingest.extract import ExtractionError
 from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
+from ingest.host_pace import SharedPace
 from ingest.load import LoadCounts, PageState, ProfileLoad
 from ingest.shards import WHOLE, Shard
 from ingest.sitemap import discover
@@ -81,7 +82,9 @@ class Refresher:
         self.settings = settings
         self.shard = shard
         self.engine = engine or make_engine(settings.database_url)
-        self.fetcher = Fetcher(settings.http, allowed_hosts(settings))
+        pace = SharedPace(self.engine, settings.http.min_interval_s)
+        self.fetcher = Fetcher(settings.http, allowed_hosts(settings),
+                               pace.reserve if settings.http.min_interval_scope == "database" else None)
         self._done = [0, 0]
         self._total = 0
         self.run_id: int | None = None
