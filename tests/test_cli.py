@@ -125,3 +125,15 @@ def test_run_with_a_shard_refreshes_that_shard_and_prints_it(prefect_api, site_u
 def test_a_shard_that_is_not_one_exits_2(tmp_path):
     result = ingest("run", "--shard", "4/3", cwd=tmp_path)
     assert result.returncode == 2 and "4/3" in result.stderr
+
+
+def test_run_with_a_group_refreshes_that_groups_profiles(prefect_api, site_url, tmp_path):
+    config = tmp_path / "ingest.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "x.db"}"\n'
+                      f'[[groups]]\nname = "seed"\nprofiles = {{ urls = ["{site_url}/author/1"] }}\n')
+    result = ingest("run", "--group", "seed", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with make_engine(f"sqlite:///{tmp_path / 'x.db'}").connect() as conn:
+        assert [row.source_id for row in conn.execute(select(Author.__table__))] == ["1"]
+    unknown = ingest("run", "--group", "weekly", "--config", str(config), cwd=tmp_path)
+    assert unknown.returncode == 2 and "no group 'weekly'; groups: seed" in unknown.stderr

@@ -1,4 +1,4 @@
-"""The `ingest` command line: run, demo, site, status, schemas, db."""
+"""The `ingest` command line: run, demo, site, status, schemas, serve, deploy, db."""
 
 from __future__ import annotations
 
@@ -76,11 +76,16 @@ def _progress() -> Iterator[None]:
             progress_hook.reset(token)
 
 
+def _quiet_prefect() -> None:
+    """Before Prefect is imported: no telemetry."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None, shard: Shard = WHOLE):
     """Validate settings and the database schema (exit 2 on error), then run the Prefect flow in this process."""
     _engine(_settings(config, **_profile_overrides(urls, sitemap))).dispose()
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    _quiet_prefect()
     from ingest.flows.refresh_profiles import refresh_profiles
 
     with _progress():
@@ -118,13 +123,22 @@ def run(
         parser=_parse_shard, metavar="I/K", show_default=False,
         help="Refresh only shard I of K (from 1), split by a stable hash of the profile URL; K runs cover the list once.",
     )] = WHOLE,
+    group: Annotated[str | None, typer.Option(help="Refresh this source group's profiles (see [[groups]] in the "
+                                                   "config) once, now.", show_default=False)] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Refresh the configured profiles (or the URLs / sitemap given here) into the database.
+    """Refresh the configured profiles (or the URLs / sitemap / group given here) into the database.
 
     Exit status: 0 when every page was loaded, unchanged or quarantined; 1 when any failed; 2 on a usage or
     configuration error.
     """
+    if group:
+        try:
+            profiles = _settings(config).group(group).profiles
+        except ConfigError as exc:
+            err.print(f"[red]configuration error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        urls, sitemap = urls or profiles.urls, sitemap or profiles.sitemap
     summary = _run_flow(config, urls, sitemap, shard)
     _print_summary(summary)
     raise typer.Exit(1 if summary.pages_failed else 0)
@@ -230,6 +244,72 @@ def schemas(out: Annotated[Path, typer.Option(help="Directory to write the JSON 
 
     for path in write_schemas(out):
         console.print(f"wrote {path}")
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Refresh the config's source groups on their schedules until stopped (Ctrl-C or SIGTERM).
+
+    Serves one Prefect deployment per group (and shard) from this process; stopping pauses them, and
+    deployments of groups no longer in the config are deleted. Without PREFECT_API_URL, starts a local
+    Prefect server on 127.0.0.1 (its database in DATA_DIR/prefect/) and stops it on exit.
+    """
+    from ingest.config import find_config
+    from ingest.schedules import deployment_specs
+
+    settings = _settings(config)
+    _engine(settings).dispose()
+    path = find_config(config)
+    specs = deployment_specs(settings)
+    if not any(spec.schedule for spec in specs):
+        err.print("[yellow]no group has a schedule:[/yellow] its deployments run only when triggered")
+    _quiet_prefect()
+    from ingest.flows.deployments import prefect_api
+    from ingest.flows.deployments import serve as serve_deployments
+
+    try:
+        with prefect_api(Path(settings.data_dir).resolve() / "prefect") as url:
+            console.print(f"serving {', '.join(spec.name for spec in specs)} on {url}; Ctrl-C stops and pauses them",
+                          soft_wrap=True)
+            serve_deployments(specs, str(path.resolve()) if path else None)
+    except RuntimeError as exc:  # the local server did not come up
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def deploy(
+    pool: Annotated[str, typer.Option("--pool", help="The Prefect work pool, e.g. made by "
+                                      "`prefect work-pool create NAME --type process`.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Register the config's source groups (one deployment per group and shard) on a Prefect work pool.
+
+    `prefect worker start --pool NAME` on any machine with ingest installed then runs them on their
+    schedules. Entrypoints are the installed module ingest.flows.refresh_profiles, never a local path;
+    workers take the database from their own INGEST_DATABASE_URL (or config). Deployments of groups no
+    longer in the config are deleted. Needs PREFECT_API_URL: the server the workers use.
+    """
+    from ingest.schedules import deployment_specs
+
+    specs = deployment_specs(_settings(config))
+    _quiet_prefect()
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    from ingest.flows.deployments import deploy as deploy_specs
+
+    if not PREFECT_API_URL.value():
+        err.print("[red]no Prefect server:[/red] set PREFECT_API_URL to the server your workers use, e.g. "
+                  "http://127.0.0.1:4200/api", soft_wrap=True)
+        raise typer.Exit(2)
+    try:
+        names = asyncio.run(deploy_specs(specs, pool))
+    except (ObjectNotFound, ValueError) as exc:
+        err.print(f"[red]cannot deploy to work pool {pool!r}:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    for name in names:
+        console.print(f"deployed {name} on work pool {pool}")
 
 
 db_app = typer.Typer(help="The database schema: migrations with Alembic (scripts inside the package).",
