@@ -27,7 +27,7 @@ def ingest(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def test_help_explains_every_command(tmp_path):
     result = ingest("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("run", "demo", "site", "status", "db"):
+    for command in ("run", "demo", "site", "status", "serve", "deploy", "db"):
         assert command in result.stdout
 
 
@@ -95,9 +95,10 @@ def test_a_usage_error_exits_2(tmp_path):
     assert ingest("run", "--no-such-flag", cwd=tmp_path).returncode == 2
 
 
-def test_run_refuses_an_outdated_database_until_db_upgrade(database_url, site_url, tmp_path):
+def test_run_refuses_an_outdated_database_until_db_upgrade(site_url, tmp_path):
     from ingest import migrate
 
+    database_url = f"sqlite:///{tmp_path / 'old.db'}"  # both dialects: tests/test_migrate.py
     migrate.upgrade(make_engine(database_url, check=False), "0001")
     env = {"INGEST_DATABASE_URL": database_url}
     refused = ingest("run", f"{site_url}/author/1", cwd=tmp_path, **env)
@@ -120,6 +121,7 @@ def test_run_with_a_shard_refreshes_that_shard_and_prints_it(prefect_api, site_u
     assert "(shard 2/3): ok" in result.stdout
     (latest,) = (json.loads(line) for line in ingest("status", "--json", cwd=tmp_path, **env).stdout.splitlines())
     assert (latest["shard"], latest["shards"]) == (2, 3)
+    assert " 2/3 │" in ingest("status", cwd=tmp_path, COLUMNS="200", **env).stdout
 
 
 def test_a_shard_that_is_not_one_exits_2(tmp_path):

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 import subprocess
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from prefect.client.orchestration import get_client
 
 from ingest.config import load_settings
-from ingest.db import IngestRun, make_engine
+from ingest.db import Author, IngestRun, make_engine
 from ingest.flows.deployments import SERVE_TAG, build, prune
 from ingest.schedules import deployment_specs
 from tests.conftest import PREFECT_SERVER_ENV
-from tests.dbutil import count
+from tests.dbutil import count, rows
 from tests.test_cli import INGEST
 
 FAST = {"PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_WORKER_QUERY_SECONDS": "1"}
 
 
 def write_groups(path: Path, database_url: str, sitemap: str, *groups: str, schedule: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     text = f'database_url = "{database_url}"\n'
     for name in groups:
         text += f'[[groups]]\nname = "{name}"\n{schedule}profiles = {{ sitemap = "{sitemap}" }}\n'
@@ -125,3 +130,81 @@ def test_serve_without_a_prefect_server_starts_one_for_itself_and_stops_it(site_
         raise AssertionError("the local Prefect server outlived ingest serve")
     except httpx.ConnectError:
         pass
+
+
+def test_deploy_without_a_prefect_server_exits_2(tmp_path):
+    config = write_groups(tmp_path / "c.toml", "sqlite:///x.db", "http://127.0.0.1:1/sitemap.xml", "daily")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path / "ph")}
+    result = subprocess.run([INGEST, "deploy", "--pool", "p", "--config", str(config)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "set PREFECT_API_URL" in result.stderr
+
+
+def test_deploy_to_a_missing_work_pool_exits_2_naming_it(prefect_api, tmp_path):
+    config = write_groups(tmp_path / "c.toml", "sqlite:///x.db", "http://127.0.0.1:1/sitemap.xml", "daily")
+    result = subprocess.run([INGEST, "deploy", "--pool", "no-such-pool", "--config", str(config)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and 'Work pool "no-such-pool" not found' in " ".join(result.stderr.split())
+
+
+@pytest.mark.postgres
+async def test_two_workers_on_a_pool_refresh_a_sharded_group_loading_every_profile_once(
+        prefect_api, site, site_url, pg_url, tmp_path):
+    pool = f"test-{uuid.uuid4().hex[:8]}"
+    created = subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", pool, "--type", "process"],
+                             capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    # The deploying machine's config names the profiles; its database is no business of the workers.
+    config = write_groups(tmp_path / "deployer" / "ingest.toml", "sqlite:///nowhere.db", f"{site_url}/sitemap.xml",
+                          "corpus", schedule="shards = 2\n")
+    deployed = subprocess.run([INGEST, "deploy", "--pool", pool, "--config", str(config)], cwd=tmp_path / "deployer",
+                              capture_output=True, text=True, timeout=120)
+    assert deployed.returncode == 0, deployed.stderr
+    names = ["refresh-profiles/corpus-1-of-2", "refresh-profiles/corpus-2-of-2"]
+    assert deployed.stdout.split("\n")[:2] == [f"deployed {name} on work pool {pool}" for name in names]
+    async with get_client() as client:
+        shards = [await client.read_deployment_by_name(name) for name in names]
+    for deployment in shards:
+        assert (deployment.entrypoint, deployment.path, deployment.pull_steps) == (
+            "ingest.flows.refresh_profiles.refresh_profiles", None, [])
+
+    engine = make_engine(pg_url)  # initialised here, so the workers' runs start alike
+    workers = []
+    try:
+        for n in (1, 2):
+            home = tmp_path / f"worker-{n}"  # another directory, as on another machine
+            home.mkdir()
+            log = (home / "worker.log").open("w")
+            workers.append((subprocess.Popen(
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", f"worker-{n}"],
+                cwd=home, env=os.environ | FAST | {"INGEST_DATABASE_URL": pg_url}, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True), home / "worker.log"))
+        async with get_client() as client:
+            runs = [await client.create_flow_run_from_deployment(d.id) for d in shards]
+            deadline = time.monotonic() + 180
+            while True:
+                states = [(await client.read_flow_run(run.id)).state for run in runs]
+                if all(state.is_final() for state in states):
+                    break
+                for worker, log in workers:
+                    assert worker.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, "\n".join(log.read_text()[-2000:] for _, log in workers)
+                await asyncio.sleep(1)
+        states = [state.type.value for state in states]
+        assert states == ["COMPLETED", "COMPLETED"], "\n".join(log.read_text()[-2000:] for _, log in workers)
+    finally:
+        for worker, _ in workers:  # each worker and the flow-run processes it started
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker, _ in workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+
+    summaries = rows(engine, IngestRun)
+    assert sorted((r.shard, r.shards, r.status) for r in summaries) == [(1, 2, "ok"), (2, 2, "ok")]
+    assert sum(r.pages_loaded for r in summaries) == sum(site.corpus.page_count(a) for a in site.corpus.author_ids())
+    assert count(engine, Author) == site.corpus.profiles + 1
+    pages = [hits for path, hits in site.hits.items() if path.startswith("/author/")]
+    assert set(pages) == {1}  # every profile page fetched, by exactly one of the two shards

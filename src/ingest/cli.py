@@ -225,7 +225,7 @@ def status(
             console.print_json(run.model_dump_json(), indent=None)
         return
     out = Table(title=f"last runs in {engine.url.render_as_string(hide_password=True)}")
-    columns = {"run": "id", "started": "started_at", "status": "status", "fetched": "pages_fetched",
+    columns = {"run": "id", "shard": "shard", "started": "started_at", "status": "status", "fetched": "pages_fetched",
                "unchanged": "pages_unchanged", "loaded": "pages_loaded", "quarant.": "pages_quarantined",
                "failed": "pages_failed", "papers+": "papers_inserted", "pages/s": "pages_per_s"}
     for header in columns:
@@ -233,7 +233,8 @@ def status(
     for run in runs:
         out.add_row(*(f"{value:%m-%d %H:%M}" if isinstance(value, datetime) else f"{value:,}"
                       if isinstance(value, (int, float)) else str(value)
-                      for value in (getattr(run, name) for name in columns.values())))
+                      for value in (f"{run.shard}/{run.shards}" if name == "shard" else getattr(run, name)
+                                    for name in columns.values())))
     console.print(out if runs else "no runs yet")
 
 
@@ -294,7 +295,7 @@ def deploy(
 
     specs = deployment_specs(_settings(config))
     _quiet_prefect()
-    from prefect.exceptions import ObjectNotFound
+    from prefect.deployments.runner import DeploymentApplyError
     from prefect.settings import PREFECT_API_URL
 
     from ingest.flows.deployments import deploy as deploy_specs
@@ -305,7 +306,7 @@ def deploy(
         raise typer.Exit(2)
     try:
         names = asyncio.run(deploy_specs(specs, pool))
-    except (ObjectNotFound, ValueError) as exc:
+    except DeploymentApplyError as exc:  # e.g. no such work pool
         err.print(f"[red]cannot deploy to work pool {pool!r}:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     for name in names:
