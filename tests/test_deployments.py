@@ -59,19 +59,22 @@ def stop(process: subprocess.Popen, how: signal.Signals) -> int:
         raise
 
 
-async def test_deployments_have_module_entrypoints_and_a_restart_resumes_a_paused_one(prefect_api, tmp_path):
-    config = write_groups(tmp_path / "c.toml", "sqlite:///x.db", "http://127.0.0.1:1/sitemap.xml", "resumed",
-                          schedule="schedule = { interval_s = 3600 }\n")
-    specs = deployment_specs(load_settings(config))
-    (deployment,) = build(specs, "test-resume")
+async def test_a_restart_with_a_changed_schedule_replaces_it_and_resumes_a_paused_deployment(prefect_api, tmp_path):
+    def specs(schedule: str):
+        return deployment_specs(load_settings(write_groups(
+            tmp_path / "c.toml", "sqlite:///x.db", "http://127.0.0.1:1/sitemap.xml", "resumed", schedule=schedule)))
+
+    (deployment,) = build(specs("schedule = { interval_s = 3600 }\n"), "test-resume")
     assert deployment.entrypoint == "ingest.flows.refresh_profiles.refresh_profiles"
     first = await deployment.apply()
     async with get_client() as client:
-        await client.pause_deployment(first)
+        await client.pause_deployment(first)  # what stopping `ingest serve` does
         assert (await client.read_deployment(first)).paused
-        (again,) = build(specs, "test-resume")
+        (again,) = build(specs('schedule = { cron = "0 6 * * *", timezone = "Europe/Berlin" }\n'), "test-resume")
         assert await again.apply() == first
-        assert not (await client.read_deployment(first)).paused
+        restarted = await client.read_deployment(first)
+    assert not restarted.paused
+    assert [(s.schedule.cron, s.schedule.timezone) for s in restarted.schedules] == [("0 6 * * *", "Europe/Berlin")]
 
 
 async def test_prune_deletes_only_tagged_deployments_whose_group_is_gone(prefect_api, tmp_path):

@@ -102,8 +102,10 @@ def lock_profiles(conn: Connection, profiles: Iterable[str]) -> None:
     (twice the snapshots, one update lost). PostgreSQL: transaction-scoped advisory locks, taken in key
     order so loaders never deadlock on them. SQLite: the database's write lock, taken up front.
     """
+    keys = sorted({stable_hash(p) - 2**63 for p in profiles})  # signed, as bigint wants
+    if not keys:
+        return
     if conn.dialect.name == "postgresql":
-        keys = sorted({stable_hash(p) - 2**63 for p in profiles})  # signed, as bigint wants
         conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
                      {"keys": keys})
     elif conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:

@@ -6,6 +6,7 @@ is refused until someone runs `ingest db upgrade`, because a half-known schema w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
 SCRIPTS = "ingest:migrations"
@@ -34,6 +36,7 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache  # the scripts are files of the installed package: read them once per process
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(_config())
 
@@ -96,7 +99,7 @@ def check(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=True)
     try:
         _scripts().get_revision(found)
-    except Exception:
+    except CommandError:
         raise SchemaOutdated(f"{url} is at revision {found}, which this version of ingest does not know "
                              f"(newest known: {want}); upgrade ingest") from None
     raise SchemaOutdated(f"{url} is at revision {found}, older than this version of ingest ({want}); "

@@ -82,9 +82,9 @@ class Refresher:
         self.settings = settings
         self.shard = shard
         self.engine = engine or make_engine(settings.database_url)
-        pace = SharedPace(self.engine, settings.http.min_interval_s)
-        self.fetcher = Fetcher(settings.http, allowed_hosts(settings),
-                               pace.reserve if settings.http.min_interval_scope == "database" else None)
+        shared = settings.http.min_interval_scope == "database"
+        reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
+        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve)
         self._done = [0, 0]
         self._total = 0
         self.run_id: int | None = None
