@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -24,6 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from ingest.config import Settings, load_settings
 from ingest.db import make_engine
+from ingest.flows.local_server import free_port as _free_port
 from ingest.site.corpus import Corpus
 from ingest.site.server import Site, serve_in_thread
 
@@ -57,11 +55,9 @@ def _isolated_config(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ingest.db'}"
-        return
+@contextmanager
+def _pg_schema() -> Iterator[str]:
+    """A URL of a fresh schema of the test PostgreSQL, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
@@ -72,6 +68,22 @@ def database_url(request, tmp_path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ingest.db'}"
+        return
+    with _pg_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """PostgreSQL only, for what SQLite cannot do: several writers at once, several machines. Mark tests `postgres`."""
+    with _pg_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -117,53 +129,31 @@ def other_host():
     yield f"http://127.0.0.2:{listener.getsockname()[1]}", accepted
     listener.close()
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# The session's Prefect server looks for due schedules every second (default: a minute), so tests of
+# schedules wait seconds, not minutes.
+PREFECT_SERVER_ENV = {"PREFECT_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
+                      "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1"}
 
 
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory) -> Iterator[str]:
     """One Prefect server for the whole session (a temporary one costs seconds per process)."""
-    port = _free_port()
-    home = tmp_path_factory.mktemp("prefect-home")
-    env = os.environ | {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                        "DO_NOT_TRACK": "1", "PREFECT_UI_ENABLED": "false"}
-    log = (home / "server.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/api"
+    from ingest.flows.local_server import local_server
+
     previous = os.environ.get("PREFECT_API_URL")
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.25)
+    with local_server(tmp_path_factory.mktemp("prefect-home"), _free_port(), PREFECT_SERVER_ENV) as url:
         os.environ["PREFECT_API_URL"] = url  # for subprocesses
         # Prefect reads its settings when imported: point this process at the server too.
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        with temporary_settings({PREFECT_API_URL: url}):
-            yield url
-    finally:
-        if previous is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = previous
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=5)  # before the server goes, or the handler complains at exit
-        server.terminate()
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+            with temporary_settings({PREFECT_API_URL: url}):
+                yield url
+        finally:
+            if previous is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = previous
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=5)  # before the server goes, or the handler complains at exit

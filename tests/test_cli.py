@@ -27,7 +27,7 @@ def ingest(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def test_help_explains_every_command(tmp_path):
     result = ingest("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("run", "demo", "site", "status"):
+    for command in ("run", "demo", "site", "status", "serve", "deploy", "db"):
         assert command in result.stdout
 
 
@@ -133,3 +133,49 @@ def test_page_text_is_printed_as_text_not_console_markup(tmp_path, capsys):
         conn.execute(Authorship.__table__.insert().values(author_id=author, paper_id=paper, position=1))
     _print_seed_author(load_settings(None, database_url=url))
     assert "[bold red]Mallory[/] [/oops]: [link], h-index 1" in capsys.readouterr().out
+
+
+def test_run_refuses_an_outdated_database_until_db_upgrade(site_url, tmp_path):
+    from ingest import migrate
+
+    database_url = f"sqlite:///{tmp_path / 'old.db'}"  # both dialects: tests/test_migrate.py
+    migrate.upgrade(make_engine(database_url, check=False), "0001")
+    env = {"INGEST_DATABASE_URL": database_url}
+    refused = ingest("run", f"{site_url}/author/1", cwd=tmp_path, **env)
+    assert refused.returncode == 2
+    assert "revision 0001" in refused.stderr and "run `ingest db upgrade`" in refused.stderr
+
+    upgraded = ingest("db", "upgrade", cwd=tmp_path, **env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded from revision 0001 to {migrate.head()}" in upgraded.stdout
+    again = ingest("db", "upgrade", cwd=tmp_path, **env)
+    assert f"already at revision {migrate.head()}" in again.stdout
+    assert ingest("db", "current", cwd=tmp_path, **env).stdout.split() == [
+        "database:", f"{migrate.head()};", "this", "ingest:", migrate.head()]
+
+
+def test_run_with_a_shard_refreshes_that_shard_and_prints_it(prefect_api, site_url, tmp_path):
+    env = {"INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = ingest("run", "--sitemap", f"{site_url}/sitemap.xml", "--shard", "2/3", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert "(shard 2/3): ok" in result.stdout
+    (latest,) = (json.loads(line) for line in ingest("status", "--json", cwd=tmp_path, **env).stdout.splitlines())
+    assert (latest["shard"], latest["shards"]) == (2, 3)
+    assert " 2/3 │" in ingest("status", cwd=tmp_path, COLUMNS="200", **env).stdout
+
+
+def test_a_shard_that_is_not_one_exits_2(tmp_path):
+    result = ingest("run", "--shard", "4/3", cwd=tmp_path)
+    assert result.returncode == 2 and "4/3" in result.stderr
+
+
+def test_run_with_a_group_refreshes_that_groups_profiles(prefect_api, site_url, tmp_path):
+    config = tmp_path / "ingest.toml"
+    config.write_text(f'database_url = "sqlite:///{tmp_path / "x.db"}"\n'
+                      f'[[groups]]\nname = "seed"\nprofiles = {{ urls = ["{site_url}/author/1"] }}\n')
+    result = ingest("run", "--group", "seed", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with make_engine(f"sqlite:///{tmp_path / 'x.db'}").connect() as conn:
+        assert [row.source_id for row in conn.execute(select(Author.__table__))] == ["1"]
+    unknown = ingest("run", "--group", "weekly", "--config", str(config), cwd=tmp_path)
+    assert unknown.returncode == 2 and "no group 'weekly'; groups: seed" in unknown.stderr

@@ -269,3 +269,41 @@ def test_an_invalid_environment_value_is_not_blamed_on_a_valid_file(monkeypatch)
     monkeypatch.setenv("INGEST_HTTP__MAX_ATTEMPTS", "lots")
     message = config_error(path)
     assert "http.max_attempts" in message and str(path) not in message
+
+
+# -- source groups ---------------------------------------------------------------------------------
+
+def test_groups_carry_their_own_profiles_schedule_and_shards():
+    path = write("groups.toml", '[[groups]]\nname = "daily"\nshards = 2\n'
+                 'schedule = { cron = "0 6 * * *", timezone = "Europe/Berlin" }\n'
+                 'profiles = { urls = ["https://a.example/author/1"] }\n')
+    (group,) = load_settings(path).groups
+    assert (group.name, group.shards, group.schedule.cron, group.schedule.timezone, group.profiles.urls) == (
+        "daily", 2, "0 6 * * *", "Europe/Berlin", ["https://a.example/author/1"])
+    assert load_settings(path).group("daily") is not None
+
+
+@pytest.mark.parametrize(("group", "names"), [
+    ('name = "a"\nschedule = { cron = "0 6 * *" }\nprofiles = { sitemap = "https://a.example/s.xml" }',
+     ["groups.0.schedule.cron", "five fields"]),
+    ('name = "a"\nschedule = { interval_s = 60, timezone = "Mars/Olympus" }\nprofiles = { sitemap = "https://a.example/s.xml" }',
+     ["groups.0.schedule.timezone", "unknown time zone"]),
+    ('name = "a"\nschedule = { interval_s = 60, cron = "0 6 * * *" }\nprofiles = { sitemap = "https://a.example/s.xml" }',
+     ["groups.0.schedule", "exactly one of cron and interval_s"]),
+    ('name = "A b"\nprofiles = { sitemap = "https://a.example/s.xml" }', ["groups.0.name"]),
+    ('name = "a"\nprofiles = {}', ["groups.0", "no profile urls and no sitemap"]),
+])
+def test_an_invalid_group_names_its_key_and_the_reason(group, names):
+    message = config_error(write("bad.toml", f"[[groups]]\n{group}\n"))
+    assert all(name in message for name in names), message
+
+
+def test_group_names_are_unique():
+    group = '[[groups]]\nname = "a"\nprofiles = { sitemap = "https://a.example/s.xml" }\n'
+    assert "group names repeat: ['a']" in config_error(write("bad.toml", group * 2))
+
+
+def test_an_unknown_group_is_an_error_naming_the_groups_there_are():
+    path = write("groups.toml", '[[groups]]\nname = "daily"\nprofiles = { sitemap = "https://a.example/s.xml" }\n')
+    with pytest.raises(ConfigError, match="no group 'weekly'; groups: daily"):
+        load_settings(path).group("weekly")

@@ -46,3 +46,14 @@ async def test_flow_arguments_replace_the_configured_profiles(prefect_api, site_
     config = write_config(tmp_path / "ingest.toml", database_url, f"{site_url}/sitemap.xml", batch_size=10)
     summary = await refresh_profiles(urls=[f"{site_url}/author/1"], config=config)
     assert summary.pages_fetched == 1 and count(engine, Author) == 1
+
+
+async def test_a_sharded_flow_run_refreshes_its_shard_and_says_so(prefect_api, site, site_url, database_url, engine,
+                                                                   tmp_path):
+    from ingest.shards import Shard
+
+    config = write_config(tmp_path / "ingest.toml", database_url, f"{site_url}/sitemap.xml", batch_size=10)
+    summary = await refresh_profiles(config=config, shard=2, shards=3)
+    assert (summary.shard, summary.shards, summary.status) == (2, 3, "ok")
+    mine = Shard(2, 3).select(f"{site_url}/author/{a}" for a in site.corpus.author_ids())
+    assert 0 < count(engine, Author) == len(mine) < site.corpus.profiles + 1

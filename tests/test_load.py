@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper
+import pytest
+from sqlalchemy import text
+
+from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper, make_engine
 from ingest.load import PageState, ProfileLoad, load_profiles
 from ingest.records import AuthorRecord, PaperRecord, ProfilePage
 from tests.dbutil import count, dump_records, rows
@@ -147,3 +153,54 @@ def test_a_title_that_normalises_beyond_the_key_column_still_loads_once(engine):
     load(engine, data)
     (row,) = rows(engine, Paper)
     assert row.title == "\ufdfa" * 40 and count(engine, Authorship) == 1
+
+
+# -- two loaders at once (PostgreSQL) --------------------------------------------------------------
+
+def load_behind_an_open_transaction(pg_url: str, first: ProfileLoad, second: ProfileLoad) -> None:
+    """Load `first` in a transaction left open until `second`'s load, in another connection, is
+    waiting on a lock; then commit and let `second` finish. Without locks `second` would read the
+    rows as they were before `first`."""
+    engine = make_engine(pg_url)
+    waiter = f"second-loader-{uuid.uuid4().hex[:8]}"
+    other = make_engine(f"{pg_url}&application_name={waiter}")
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        load_profiles(conn, [first], now=T0 + timedelta(days=1), parser_version="test/1")
+        loading = threading.Thread(target=load, args=(other, second), kwargs={"now": T0 + timedelta(days=2)})
+        loading.start()
+        for _ in range(500):
+            waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+                                        "AND wait_event_type = 'Lock'"), {"name": waiter}).scalar_one()
+            if waiting or not loading.is_alive():
+                break
+            time.sleep(0.01)
+        assert waiting, "the second load never waited for the first"
+        transaction.commit()
+    loading.join(10)
+    assert not loading.is_alive()
+    other.dispose()
+
+
+@pytest.mark.postgres
+def test_the_same_change_loaded_twice_at_once_is_written_once(pg_url):
+    engine = make_engine(pg_url)
+    load(engine, profile(author(), [paper()]))
+    changed = profile(author(citations=150), [paper()])
+    load_behind_an_open_transaction(pg_url, changed, changed)
+    assert [r.citations for r in rows(engine, Author)] == [150]
+    assert [r.citations for r in rows(engine, AuthorSnapshot)] == [100, 150]  # one snapshot per change, not per load
+
+
+@pytest.mark.postgres
+def test_a_paper_merged_by_two_loaders_at_once_keeps_both_merges(pg_url):
+    engine = make_engine(pg_url)
+    load(engine, profile(author("1"), [paper("P")]))  # three authors, truncated
+    full = ["A. One", "B. Two", "C. Three", "D. Four"]
+    load_behind_an_open_transaction(
+        pg_url,
+        profile(author("2"), [paper("P", authors=full, authors_truncated=False)]),
+        profile(author("3"), [paper("P", authors=["A. One", "B. Two"], authors_truncated=True, abstract="New.")]),
+    )
+    (row,) = rows(engine, Paper)
+    assert (row.authors, row.authors_truncated, row.abstract) == (full, False, "New.")

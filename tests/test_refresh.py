@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import update
 
@@ -130,11 +132,24 @@ async def test_a_failed_later_page_keeps_the_earlier_pages_and_refetches_in_full
 
 
 async def test_a_run_left_running_by_a_crash_is_marked_abandoned(settings, engine):
+    settings.run_lease_s = 0.05
     async with Refresher(settings, engine) as refresher:
         crashed = refresher.start_run()
+    await asyncio.sleep(0.1)  # its heartbeat has stopped for longer than the lease
     summary = await refresh(settings, engine)
     statuses = {r.id: r.status for r in rows(engine, IngestRun)}
     assert statuses == {crashed.id: "abandoned", summary.id: "ok"}
+
+
+async def test_a_run_still_beating_is_not_abandoned_by_an_overlapping_one(settings, engine):
+    settings.run_lease_s = 0.5  # a beat every 0.125 s
+    settings.http.min_interval_s = 0.04  # pages_in(site) > 40 requests: the run takes over 1.6 s
+    long_run = asyncio.create_task(refresh(settings, engine))
+    await asyncio.sleep(0.8)  # longer than the lease since it started
+    async with Refresher(settings, engine) as refresher:
+        other = refresher.start_run()
+    assert {r.id: r.status for r in rows(engine, IngestRun)} == {other.id - 1: "running", other.id: "running"}
+    assert (await long_run).status == "ok"
 
 
 async def test_profiles_given_explicitly_replace_the_sitemap(site_url, database_url, engine):
@@ -151,3 +166,64 @@ async def test_batch_size_does_not_change_the_result(site, settings, engine, bat
     await refresh(settings, engine)
     assert count(engine, Paper) == len(site.corpus.papers) + 11
     assert count(engine, Authorship) == sum(len(a.papers) for a in site.corpus.authors.values()) + 11
+
+
+def refresh_in_threads(settings, database_url: str, copies: int) -> list[IngestRun]:
+    """Run `copies` refreshes at once, each with its own engine and event loop, started together."""
+    import asyncio
+    import threading
+
+    from ingest.db import make_engine
+
+    start = threading.Barrier(copies)
+
+    def one(_: int) -> IngestRun:
+        engine = make_engine(database_url)
+        start.wait()
+        try:
+            return asyncio.run(refresh(settings, engine))
+        finally:
+            engine.dispose()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(copies) as pool:
+        return list(pool.map(one, range(copies)))
+
+
+@pytest.mark.postgres
+def test_two_refreshes_of_the_same_profiles_at_once_write_every_row_once(site, site_url, pg_url):
+    from ingest.config import load_settings
+    from ingest.db import make_engine
+
+    settings = load_settings(None, database_url=pg_url, profiles={"sitemap": f"{site_url}/sitemap.xml"},
+                             batch_size=3, concurrency=4)
+    first, second = refresh_in_threads(settings, pg_url, 2)
+    assert first.started_at < second.finished_at and second.started_at < first.finished_at  # they overlapped
+    assert (first.status, second.status, first.pages_failed, second.pages_failed) == ("ok", "ok", 0, 0)
+    engine = make_engine(pg_url)
+    authors = site.corpus.profiles + 1
+    assert count(engine, Author) == authors
+    assert count(engine, Paper) == len(site.corpus.papers) + 11
+    assert count(engine, Authorship) == sum(len(a.papers) for a in site.corpus.authors.values()) + 11
+    assert count(engine, AuthorSnapshot) == authors  # one first sighting each, not one per run
+    assert count(engine, Page) == pages_in(site)
+    # Between them the two runs inserted each record once: the later one found the earlier one's rows.
+    assert first.authors_inserted + second.authors_inserted == authors
+    assert first.papers_inserted + second.papers_inserted == len(site.corpus.papers) + 11
+    assert {r.status for r in rows(engine, IngestRun)} == {"ok"}
+    engine.dispose()
+
+
+async def test_the_shards_of_a_refresh_fetch_and_load_every_profile_once(site, settings, engine):
+    from ingest.shards import Shard
+
+    summaries = [await refresh(settings, engine, Shard(i, 3)) for i in (1, 2, 3)]
+    assert [(s.shard, s.shards, s.status) for s in summaries] == [(1, 3, "ok"), (2, 3, "ok"), (3, 3, "ok")]
+    assert all(s.pages_loaded > 0 for s in summaries)
+    assert sum(s.pages_loaded for s in summaries) == pages_in(site)
+    assert sum(s.authors_inserted for s in summaries) == count(engine, Author) == site.corpus.profiles + 1
+    assert count(engine, Paper) == len(site.corpus.papers) + 11
+    pages = [hits for path, hits in site.hits.items() if path.startswith("/author/")]
+    assert len(pages) == pages_in(site) and set(pages) == {1}  # every page fetched by exactly one shard
+    assert [(r.shard, r.shards) for r in rows(engine, IngestRun)] == [(1, 3), (2, 3), (3, 3)]

@@ -8,6 +8,7 @@ timed kill; the same site is then refreshed again into the same database.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -29,7 +30,9 @@ from tests.dbutil import count, natural_dump, rows
 
 INGEST = str(Path(sys.executable).with_name("ingest"))
 # Small batches, two at a time: a kill lands with some batches committed and others in flight.
-RUN = {"INGEST_BATCH_SIZE": "4", "INGEST_CONCURRENCY": "2"}
+# A short run lease, so the re-run may take the killed run (its heartbeat stopped) as abandoned.
+LEASE_S = 0.5
+RUN = {"INGEST_BATCH_SIZE": "4", "INGEST_CONCURRENCY": "2", "INGEST_RUN_LEASE_S": str(LEASE_S)}
 # Request spacing stretches a run to about a second, so timed kills land inside it.
 SLOW = {"INGEST_HTTP__MIN_INTERVAL_S": "0.02"}
 NAMED_POINTS = ["fetched:1", "fetched:30", "load_before_commit:1", "load_before_commit:4", "load_committed:1",
@@ -71,8 +74,11 @@ def run_child(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 async def rerun(engine: Engine, database_url: str, site_url: str) -> None:
-    """The same refresh again, in this process: recovery needs no fresh process of its own."""
-    settings = load_settings(None, database_url=database_url, profiles={"sitemap": f"{site_url}/sitemap.xml"}, batch_size=4, concurrency=2)
+    """The same refresh again, in this process (recovery needs no fresh process of its own), once the
+    killed run's lease has run out."""
+    await asyncio.sleep(LEASE_S * 1.2)
+    settings = load_settings(None, database_url=database_url, profiles={"sitemap": f"{site_url}/sitemap.xml"},
+                             batch_size=4, concurrency=2, run_lease_s=LEASE_S)
     assert (await refresh(settings, engine)).status == "ok"
 
 
@@ -141,6 +147,7 @@ def test_the_cli_killed_inside_a_prefect_flow_then_rerun_equals_an_uninterrupted
     assert 0 < count(engine, Author) < len(site.corpus.author_ids())
     assert_whole_profiles_only(engine, site)
 
+    time.sleep(LEASE_S * 1.2)  # the killed run's lease runs out
     rerun = subprocess.run([INGEST, "run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert_recovered(engine, uninterrupted)

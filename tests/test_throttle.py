@@ -238,3 +238,46 @@ async def test_many_cancelled_waiters_leave_the_gate_usable():
 
     await guarded(*(seen.request(gate, work=0.001) for _ in range(6)))
     assert len(seen.starts) == 6 and seen.most == 2
+
+
+# -- spacing kept elsewhere (e.g. the shared database) ---------------------------------------------
+
+async def test_with_a_reserve_function_the_gate_waits_as_long_as_it_says():
+    asked: list[tuple[str, float]] = []
+
+    async def reserve(host: str, interval: float) -> float:
+        asked.append((host, interval))
+        return 0.05 * len(asked)  # what a shared schedule answers as other workers take turns
+
+    gates, seen = HostGates(4, 0.01, reserve), InFlight()
+    began = time.monotonic()
+    await guarded(*(seen.request(gates["a.example"]) for _ in range(3)))
+    assert asked == [("a.example", 0.01)] * 3
+    starts = sorted(at - began for at in seen.starts)
+    assert all(start >= 0.05 * (n + 1) - EARLY for n, start in enumerate(starts))
+
+
+async def test_without_a_min_interval_the_reserve_function_is_never_asked():
+    asked: list[tuple[str, float]] = []
+
+    async def reserve(host: str, interval: float) -> float:
+        asked.append((host, interval))
+        return 0.0
+
+    gates, seen = HostGates(4, 0.0, reserve), InFlight()
+    await guarded(*(seen.request(gates["a.example"]) for _ in range(3)))
+    assert asked == [] and len(seen.starts) == 3
+
+
+async def test_a_crawl_delay_widens_the_interval_the_reserve_function_is_asked_for():
+    asked: list[tuple[str, float]] = []
+
+    async def reserve(host: str, interval: float) -> float:
+        asked.append((host, interval))
+        return 0.0
+
+    gates = HostGates(4, 0.01, reserve)
+    gates["a.example"].space_at_least(2.5)
+    async with gates["a.example"]:
+        pass
+    assert asked == [("a.example", 2.5)]

@@ -1,4 +1,4 @@
-"""The `ingest` command line: run, demo, site, status, schemas."""
+"""The `ingest` command line: run, demo, site, status, schemas, serve, deploy, db."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.config import ConfigError, Settings, load_settings
+from ingest.shards import WHOLE, Shard
 from ingest.site.server import DEFAULT_HOST, DEFAULT_PORT
 
 app = typer.Typer(
@@ -39,6 +40,18 @@ def _settings(config: Path | None, **overrides) -> Settings:
         return load_settings(config, **overrides)
     except ConfigError as exc:
         err.print(f"[red]configuration error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def _engine(settings: Settings):
+    """The database engine, initialising an empty database; exit 2 when its schema is outdated."""
+    from ingest.db import make_engine
+    from ingest.migrate import SchemaOutdated
+
+    try:
+        return make_engine(settings.database_url)
+    except SchemaOutdated as exc:
+        err.print(f"[red]database schema:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -64,19 +77,35 @@ def _progress() -> Iterator[None]:
             progress_hook.reset(token)
 
 
-def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None):
-    """Validate settings (exit 2 on error), then run the Prefect flow in this process."""
-    _settings(config, **_profile_overrides(urls, sitemap))
+def _quiet_prefect() -> None:
+    """Before Prefect is imported: no telemetry."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None, shard: Shard = WHOLE):
+    """Validate settings and the database schema (exit 2 on error), then run the Prefect flow in this process."""
+    _engine(_settings(config, **_profile_overrides(urls, sitemap))).dispose()
+    _quiet_prefect()
     from ingest.flows.refresh_profiles import refresh_profiles
 
     with _progress():
-        return asyncio.run(refresh_profiles(urls=urls or None, sitemap=sitemap, config=str(config) if config else None))
+        return asyncio.run(refresh_profiles(urls=urls or None, sitemap=sitemap, config=str(config) if config else None,
+                                            shard=shard.index, shards=shard.count))
+
+
+def _parse_shard(text: str | Shard) -> Shard:
+    if isinstance(text, Shard):  # the default, passed through the parser too
+        return text
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _print_summary(summary) -> None:
-    table = Table(title=f"run {summary.id}: {summary.status}", show_header=False)
+    part = f" (shard {summary.shard}/{summary.shards})" if summary.shards > 1 else ""
+    table = Table(title=f"run {summary.id}{part}: {summary.status}", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name in ("pages_fetched", "pages_unchanged", "pages_loaded", "pages_quarantined", "pages_failed", "retries",
@@ -91,14 +120,27 @@ def _print_summary(summary) -> None:
 def run(
     urls: Annotated[list[str] | None, typer.Argument(help="Profile URLs; replace the config's list.", show_default=False)] = None,
     sitemap: Annotated[str | None, typer.Option(help="Sitemap URL to discover profiles from.", show_default=False)] = None,
+    shard: Annotated[Shard, typer.Option(
+        parser=_parse_shard, metavar="I/K", show_default=False,
+        help="Refresh only shard I of K (from 1), split by a stable hash of the profile URL; K runs cover the list once.",
+    )] = WHOLE,
+    group: Annotated[str | None, typer.Option(help="Refresh this source group's profiles (see [[groups]] in the "
+                                                   "config) once, now.", show_default=False)] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Refresh the configured profiles (or the URLs / sitemap given here) into the database.
+    """Refresh the configured profiles (or the URLs / sitemap / group given here) into the database.
 
     Exit status: 0 when every page was loaded, unchanged or quarantined; 1 when any failed; 2 on a usage or
     configuration error.
     """
-    summary = _run_flow(config, urls, sitemap)
+    if group:
+        try:
+            profiles = _settings(config).group(group).profiles
+        except ConfigError as exc:
+            err.print(f"[red]configuration error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        urls, sitemap = urls or profiles.urls, sitemap or profiles.sitemap
+    summary = _run_flow(config, urls, sitemap, shard)
     _print_summary(summary)
     raise typer.Exit(1 if summary.pages_failed else 0)
 
@@ -129,9 +171,9 @@ def demo(
 def _print_seed_author(settings: Settings) -> None:
     from sqlalchemy import func, select
 
-    from ingest.db import Author, Authorship, make_engine
+    from ingest.db import Author, Authorship
 
-    engine = make_engine(settings.database_url)
+    engine = _engine(settings)
     with engine.connect() as conn:
         row = conn.execute(
             select(Author.__table__, func.count(Authorship.id).label("linked"))
@@ -174,9 +216,9 @@ def status(
     """Show the latest runs and their counts."""
     from sqlalchemy import select
 
-    from ingest.db import IngestRun, make_engine
+    from ingest.db import IngestRun
 
-    engine = make_engine(_settings(config).database_url)
+    engine = _engine(_settings(config))
     with engine.connect() as conn:
         runs = [IngestRun.model_validate(row._mapping) for row in
                 conn.execute(select(IngestRun.__table__).order_by(IngestRun.id.desc()).limit(limit))]
@@ -185,7 +227,7 @@ def status(
             console.print_json(run.model_dump_json(), indent=None)
         return
     out = Table(title=f"last runs in {engine.url.render_as_string(hide_password=True)}")
-    columns = {"run": "id", "started": "started_at", "status": "status", "fetched": "pages_fetched",
+    columns = {"run": "id", "shard": "shard", "started": "started_at", "status": "status", "fetched": "pages_fetched",
                "unchanged": "pages_unchanged", "loaded": "pages_loaded", "quarant.": "pages_quarantined",
                "failed": "pages_failed", "papers+": "papers_inserted", "pages/s": "pages_per_s"}
     for header in columns:
@@ -193,7 +235,8 @@ def status(
     for run in runs:
         out.add_row(*(f"{value:%m-%d %H:%M}" if isinstance(value, datetime) else f"{value:,}"
                       if isinstance(value, (int, float)) else str(value)
-                      for value in (getattr(run, name) for name in columns.values())))
+                      for value in (f"{run.shard}/{run.shards}" if name == "shard" else getattr(run, name)
+                                    for name in columns.values())))
     console.print(out if runs else "no runs yet")
 
 
@@ -204,6 +247,134 @@ def schemas(out: Annotated[Path, typer.Option(help="Directory to write the JSON 
 
     for path in write_schemas(out):
         console.print(f"wrote {path}")
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Refresh the config's source groups on their schedules until stopped (Ctrl-C or SIGTERM).
+
+    Serves one Prefect deployment per group (and shard) from this process; stopping pauses them, and
+    deployments of groups no longer in the config are deleted. Without PREFECT_API_URL, starts a local
+    Prefect server on 127.0.0.1 (its database in DATA_DIR/prefect/) and stops it on exit.
+    """
+    from ingest.config import find_config
+    from ingest.schedules import deployment_specs
+
+    settings = _settings(config)
+    _engine(settings).dispose()
+    path = find_config(config)
+    specs = deployment_specs(settings)
+    if not any(spec.schedule for spec in specs):
+        err.print("[yellow]no group has a schedule:[/yellow] its deployments run only when triggered")
+    _quiet_prefect()
+    from ingest.flows.deployments import prefect_api
+    from ingest.flows.deployments import serve as serve_deployments
+
+    try:
+        with prefect_api(Path(settings.data_dir).resolve() / "prefect") as url:
+            console.print(f"serving {', '.join(spec.name for spec in specs)} on {url}; Ctrl-C stops and pauses them",
+                          soft_wrap=True)
+            serve_deployments(specs, str(path.resolve()) if path else None)
+    except RuntimeError as exc:  # the local server did not come up
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def deploy(
+    pool: Annotated[str, typer.Option("--pool", help="The Prefect work pool, e.g. made by "
+                                      "`prefect work-pool create NAME --type process`.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Register the config's source groups (one deployment per group and shard) on a Prefect work pool.
+
+    `prefect worker start --pool NAME` on any machine with ingest installed then runs them on their
+    schedules. Entrypoints are the installed module ingest.flows.refresh_profiles, never a local path;
+    workers take the database from their own INGEST_DATABASE_URL (or config). Deployments of groups no
+    longer in the config are deleted. Needs PREFECT_API_URL: the server the workers use.
+    """
+    from ingest.schedules import deployment_specs
+
+    specs = deployment_specs(_settings(config))
+    _quiet_prefect()
+    from prefect.deployments.runner import DeploymentApplyError
+    from prefect.settings import PREFECT_API_URL
+
+    from ingest.flows.deployments import deploy as deploy_specs
+
+    if not PREFECT_API_URL.value():
+        err.print("[red]no Prefect server:[/red] set PREFECT_API_URL to the server your workers use, e.g. "
+                  "http://127.0.0.1:4200/api", soft_wrap=True)
+        raise typer.Exit(2)
+    try:
+        names = asyncio.run(deploy_specs(specs, pool))
+    except DeploymentApplyError as exc:  # e.g. no such work pool
+        err.print(f"[red]cannot deploy to work pool {pool!r}:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    for name in names:
+        console.print(f"deployed {name} on work pool {pool}")
+
+
+db_app = typer.Typer(help="The database schema: migrations with Alembic (scripts inside the package).",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config: ConfigOption = None,
+) -> None:
+    """Bring the configured database (SQLite or PostgreSQL) to the current schema; an empty one is created."""
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    engine = make_engine(_settings(config).database_url, check=False)
+    before, after = migrate.upgrade(engine, revision)
+    where = engine.url.render_as_string(hide_password=True)
+    console.print(f"{where}: already at revision {after}" if before == after else
+                  f"{where}: upgraded from revision {before or '(empty)'} to {after}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. 0001 (`ingest db current` shows it).")],
+    config: ConfigOption = None,
+) -> None:
+    """Take the configured database back to an older schema revision (before running an older ingest)."""
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    engine = make_engine(_settings(config).database_url, check=False)
+    before, after = migrate.downgrade(engine, revision)
+    console.print(f"{engine.url.render_as_string(hide_password=True)}: downgraded from revision {before} to {after}")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOption = None) -> None:
+    """Print the database's schema revision and the one this version of ingest expects."""
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    engine = make_engine(_settings(config).database_url, check=False)
+    with engine.connect() as conn:
+        found = migrate.current(conn)
+    console.print(f"database: {found or '(empty)'}; this ingest: {migrate.head()}")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the revision changes.")]) -> None:
+    """For developers: write a new revision script from the difference between the models and the current head."""
+    import tempfile
+
+    from ingest import migrate
+    from ingest.db import make_engine
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{scratch}/head.db")  # an empty database, upgraded to head
+        path = migrate.new_revision(message, engine)
+        engine.dispose()
+    console.print(f"wrote {path}: review it, then test it with `pytest tests/test_migrate.py`")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from sqlalchemy.engine import make_url
@@ -39,6 +40,10 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     per_host_concurrency: int = Field(16, ge=1)
     min_interval_s: float = Field(0.0, ge=0, description="Minimum time between two request starts to one host.")
+    min_interval_scope: Literal["database", "process"] = Field(
+        "database", description="database: min_interval_s holds across every process using the same database "
+        "(workers, shards, overlapping runs); process: within each process alone."
+    )
     max_connections: int = Field(32, ge=1)
     max_redirects: int = Field(5, ge=0)
     allowed_networks: list[str] = Field(
@@ -71,6 +76,55 @@ class ProfilesSettings(BaseModel):
         return value
 
 
+class ScheduleSettings(BaseModel):
+    """When a group refreshes: a cron expression or a fixed interval, in a time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = Field(None, description='Five-field cron expression, e.g. "0 6 * * *".')
+    interval_s: float | None = Field(None, gt=0, description="Seconds between runs.")
+    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in, e.g. Europe/Berlin.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"want five fields (minute hour day month weekday), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScheduleSettings:
+        if (self.cron is None) == (self.interval_s is None):
+            raise ValueError("give exactly one of cron and interval_s")
+        return self
+
+
+class GroupSettings(BaseModel):
+    """A source group: its own profiles, refreshed on its own schedule, optionally split into shards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Lower-case letters, digits and dashes.")
+    profiles: ProfilesSettings
+    schedule: ScheduleSettings | None = Field(None, description="None: runs only when triggered.")
+    shards: int = Field(1, ge=1, le=1000, description="Runs that share the group's profiles, one per shard.")
+
+    @model_validator(mode="after")
+    def _has_profiles(self) -> GroupSettings:
+        if not self.profiles.urls and not self.profiles.sitemap:
+            raise ValueError(f"group {self.name!r} lists no profile urls and no sitemap")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", env_nested_delimiter="__", extra="forbid")
 
@@ -83,6 +137,36 @@ class Settings(BaseSettings):
     batch_size: int = Field(50, ge=1, le=5000, description="Profiles per batch (one Prefect task, one load).")
     concurrency: int = Field(4, ge=1, description="Batches in flight at once.")
     max_pages_per_profile: int = Field(100, ge=1)
+    run_lease_s: float = Field(
+        120.0, gt=0, description="A running run silent this long is taken as crashed and marked abandoned by the "
+        "next run to start; a live run beats four times as often."
+    )
+    groups: list[GroupSettings] = Field(
+        default_factory=list, description="Source groups with their own profiles and schedules (`ingest serve`, "
+        "`ingest deploy`); without any, the top-level profiles form one unscheduled group, 'default'."
+    )
+    data_dir: str = Field("data", description="Local state, e.g. the Prefect server `ingest serve` starts itself.")
+
+    @field_validator("groups")
+    @classmethod
+    def _unique_names(cls, groups: list[GroupSettings]) -> list[GroupSettings]:
+        names = [group.name for group in groups]
+        if len(set(names)) != len(names):
+            raise ValueError(f"group names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+        return groups
+
+    def group(self, name: str) -> GroupSettings:
+        """The named group (see `groups`); raises ConfigError naming the groups there are."""
+        for group in self.source_groups():
+            if group.name == name:
+                return group
+        raise ConfigError(f"no group {name!r}; groups: {', '.join(g.name for g in self.source_groups())}")
+
+    def source_groups(self) -> list[GroupSettings]:
+        """The configured groups, or else the top-level profiles as group 'default'."""
+        if self.groups:
+            return self.groups
+        return [GroupSettings.model_construct(name="default", profiles=self.profiles, schedule=None, shards=1)]
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Field, SQLModel, create_engine
 
 from ingest.dedupe import TITLE_KEY_MAX
+from ingest import migrate
 from ingest.records import AuthorRecord, PaperRecord
 
 
@@ -105,6 +106,11 @@ class IngestRun(RunCounts, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     status: str = Field(default="running", max_length=16, description="running, ok, failed or abandoned.")
+    shard: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Which shard it refreshed, from 1.")
+    shards: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Into how many shards.")
+    heartbeat_at: datetime | None = Field(
+        default=None, description="Last sign of life of a running run; one silent for long is taken as dead."
+    )
 
 
 class Quarantine(SQLModel, table=True):
@@ -120,6 +126,16 @@ class Quarantine(SQLModel, table=True):
     body: str | None = Field(default=None, description="The page as received, kept for inspection.")
 
 
+class HostPace(SQLModel, table=True):
+    """When the next request to each host may start, shared by every process using the database."""
+
+    __tablename__ = "host_pace"
+
+    host: str = Field(primary_key=True, max_length=255)
+    next_start_s: float = Field(description="Unix time before which no request to the host starts "
+                                            "(the database's clock on PostgreSQL).")
+
+
 RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot)
 
 
@@ -133,8 +149,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; a SQLite file's directory is created, and an empty database initialised."""
+def make_engine(url: str, *, check: bool = True) -> Engine:
+    """An engine for `url`; a SQLite file's directory is created. With `check`, an empty database is
+    initialised and one at an older schema revision raises `migrate.SchemaOutdated`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -143,16 +160,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    init_db(engine)
+    if check:
+        migrate.check(engine)
     return engine
 
 
-def init_db(engine: Engine) -> None:
-    """Create missing tables (checkfirst): a fresh database needs no set-up step."""
-    SQLModel.metadata.create_all(engine)
-
-
 __all__ = [
-    "Author", "AuthorSnapshot", "Authorship", "IngestRun", "Page", "Paper", "Quarantine",
-    "RECORD_TABLES", "init_db", "make_engine", "utcnow",
+    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "Paper", "Quarantine",
+    "RECORD_TABLES", "make_engine", "utcnow",
 ]

@@ -18,7 +18,7 @@ from ingest.addresses import address_allowed, parse_networks, resolve
 from ingest.config import HttpSettings
 from ingest.failpoint import failpoint
 from ingest.retry import RETRY_STATUSES, EmptyBody, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
-from ingest.throttle import HostGates
+from ingest.throttle import HostGates, Reserve
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,12 @@ def host_of(url: str) -> str:
 class Fetcher:
     """One per run: shares connections, host gates and the retry count across all requests."""
 
-    def __init__(self, settings: HttpSettings, allowed_hosts: frozenset[str] | None = None) -> None:
+    def __init__(self, settings: HttpSettings, allowed_hosts: frozenset[str] | None = None,
+                 reserve: Reserve | None = None) -> None:
         self.settings = settings
         self.allowed_hosts = allowed_hosts  # None: any host
         self.retries = 0
-        self._gates = HostGates(settings.per_host_concurrency, settings.min_interval_s)
+        self._gates = HostGates(settings.per_host_concurrency, settings.min_interval_s, reserve)
         self._networks = parse_networks(settings.allowed_networks)
         self._refused_addresses: dict[str, str | None] = {}  # host -> why it is refused, or None
         self._robots: dict[str, asyncio.Future[Protego]] = {}  # robots.txt URL -> its rules

@@ -10,12 +10,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, bindparam, select, tuple_, update
+from sqlalchemy import Column, Connection, Row, Table, bindparam, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest import dedupe
 from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper, Quarantine
 from ingest.records import AuthorRecord, PaperRecord, ProfilePage
+from ingest.shards import stable_hash
 
 CHUNK = 500  # rows per statement: well under SQLite's and PostgreSQL's parameter limits
 
@@ -78,13 +79,37 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield items[start: start + size]
 
 
-def insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect."""
+def insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict], returning: Sequence[Column] = ()
+                              ) -> list[Row]:
+    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect; returns `returning` of the rows
+    actually inserted (a row another transaction inserted first is not among them)."""
     if not rows:
-        return
+        return []
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for chunk in _chunks(rows):
-        conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(chunk))
+    stmt = dialect.insert(table).on_conflict_do_nothing()
+    if not returning:
+        for chunk in _chunks(rows):
+            conn.execute(stmt, list(chunk))
+        return []
+    return [row for chunk in _chunks(rows) for row in conn.execute(stmt.returning(*returning), list(chunk))]
+
+
+def lock_profiles(conn: Connection, profiles: Iterable[str]) -> None:
+    """Make other transactions that load any of `profiles` wait for this one; call first in a transaction.
+
+    Two runs of the same profiles at once (Prefect can fire a run twice) then load each profile one
+    after the other, the second seeing the first's rows, instead of both writing the same change
+    (twice the snapshots, one update lost). PostgreSQL: transaction-scoped advisory locks, taken in key
+    order so loaders never deadlock on them. SQLite: the database's write lock, taken up front.
+    """
+    keys = sorted({stable_hash(p) - 2**63 for p in profiles})  # signed, as bigint wants
+    if not keys:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                     {"keys": keys})
+    elif conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _update_by_id(conn: Connection, table: Table, rows: list[dict]) -> None:
@@ -93,6 +118,7 @@ def _update_by_id(conn: Connection, table: Table, rows: list[dict]) -> None:
     for row in rows:
         by_columns.setdefault(tuple(sorted(k for k in row if k != "_id")), []).append(row)
     for columns, group in by_columns.items():
+        group.sort(key=lambda row: row["_id"])  # every writer locks rows in id order: no deadlocks between them
         stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in columns})
         conn.execute(stmt, group)
 
@@ -100,7 +126,8 @@ def _update_by_id(conn: Connection, table: Table, rows: list[dict]) -> None:
 def load_profiles(
     conn: Connection, profiles: Sequence[ProfileLoad], *, now: datetime, parser_version: str
 ) -> LoadCounts:
-    """Load complete profiles inside the caller's transaction."""
+    """Load complete profiles inside the caller's transaction, which this must begin."""
+    lock_profiles(conn, [profile.profile for profile in profiles])
     counts = LoadCounts()
     listings: list[_Listing] = []
     records: list[PaperRecord] = []
@@ -147,13 +174,12 @@ def _load_authors(
             changed.append(diff | {"_id": row.id})
         if any(name in diff for name in _METRICS):
             snapshots.append(key)
-    # Concurrent batches share rows: writing in key order keeps two transactions from taking
-    # the same row locks in opposite orders (a deadlock).
+    # Concurrent batches share rows: inserting in key order (updates go in id order) keeps two
+    # transactions from taking the same row locks in opposite orders (a deadlock).
     new_rows.sort(key=lambda r: (r["source"], r["source_id"]))
-    changed.sort(key=lambda r: r["_id"])
-    insert_ignoring_conflicts(conn, AUTHORS, new_rows)
+    inserted = insert_ignoring_conflicts(conn, AUTHORS, new_rows, returning=(AUTHORS.c.source, AUTHORS.c.source_id))
     _update_by_id(conn, AUTHORS, changed)
-    counts.authors_inserted += len(new_rows)
+    counts.authors_inserted += len(inserted)
     counts.authors_updated += len(changed)
     ids = {
         (row.source, row.source_id): row.id
@@ -164,7 +190,7 @@ def _load_authors(
             )
         )
     }
-    first_seen = [(row["source"], row["source_id"]) for row in new_rows]
+    first_seen = [(row.source, row.source_id) for row in inserted]
     snapshot_rows = [
         {"author_id": ids[key], "observed_at": now, **{m: getattr(wanted[key], m) for m in _METRICS}}
         for key in [*first_seen, *snapshots]
@@ -186,6 +212,24 @@ def _find_papers(conn: Connection, papers: Iterable[PaperRecord]) -> dict[dedupe
     return found
 
 
+def _lock_papers(conn: Connection, found: dict[dedupe.Key, Row]) -> dict[dedupe.Key, Row]:
+    """PostgreSQL: lock the matched papers and read them afresh, so a paper another run is merging
+    (from another profile) is merged again on top of its result rather than overwritten. Locks are
+    taken in id order, so loaders never deadlock on them, and are FOR NO KEY UPDATE, so they do not
+    block another loader's authorships (whose foreign keys share-lock the paper). SQLite's write lock
+    already covers all this."""
+    if conn.dialect.name != "postgresql" or not found:
+        return found
+    ids = sorted({row.id for row in found.values()})
+    fresh = {
+        row.id: row
+        for chunk in _chunks(ids)
+        for row in conn.execute(select(PAPERS).where(PAPERS.c.id.in_(chunk)).order_by(PAPERS.c.id)
+                                 .with_for_update(key_share=True))
+    }
+    return {key: fresh[row.id] for key, row in found.items()}
+
+
 def _row_keys(row) -> list[dedupe.Key]:
     keys = [("title", row.title_key)]
     if row.arxiv_id:
@@ -201,7 +245,7 @@ def _row_record(row) -> PaperRecord:
 
 def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, counts: LoadCounts) -> list[int]:
     """Insert or update each merged paper; returns their ids in order."""
-    found = _find_papers(conn, papers)
+    found = _lock_papers(conn, _find_papers(conn, papers))
     ids: list[int | None] = []
     new_rows, changed = [], []
     for paper in papers:
@@ -223,10 +267,9 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, cou
         if diff:
             changed.append(diff | {"_id": row.id})
     new_rows.sort(key=lambda r: r["title_key"])  # key order, as for authors
-    changed.sort(key=lambda r: r["_id"])
-    insert_ignoring_conflicts(conn, PAPERS, new_rows)
+    inserted = insert_ignoring_conflicts(conn, PAPERS, new_rows, returning=(PAPERS.c.id,))
     _update_by_id(conn, PAPERS, changed)
-    counts.papers_inserted += len(new_rows)
+    counts.papers_inserted += len(inserted)
     counts.papers_updated += len(changed)
     if new_rows:
         missing = [i for i, paper_id in enumerate(ids) if paper_id is None]

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from ingest import load
 from ingest.config import Settings
@@ -24,8 +25,10 @@ from ingest.extract import ExtractionError
 from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
 from ingest.failpoint import failpoint
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
+from ingest.host_pace import SharedPace
 from ingest.load import LoadCounts, PageState, ProfileLoad
 from ingest.records import ProfilePage
+from ingest.shards import WHOLE, Shard
 from ingest.sitemap import discover
 from ingest.transaction import transact
 
@@ -91,10 +94,13 @@ def short_listing(pages: list[ProfilePage]) -> str | None:
 class Refresher:
     """Owns a run's fetcher and engine. Use as `async with Refresher(settings) as refresher:`."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> None:
         self.settings = settings
+        self.shard = shard
         self.engine = engine or make_engine(settings.database_url)
-        self.fetcher = Fetcher(settings.http, allowed_hosts(settings))
+        shared = settings.http.min_interval_scope == "database"
+        reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
+        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve)
         self._done = [0, 0]
         self._total = 0
         self.run_id: int | None = None
@@ -107,19 +113,25 @@ class Refresher:
 
     # -- planning and run bookkeeping ----------------------------------------------------------
     async def plan(self) -> list[str]:
-        """Profile first-page URLs: the configured list, then the sitemap's, without duplicates."""
+        """Profile first-page URLs: the configured list, then the sitemap's, without duplicates; only this
+        run's shard of them."""
         urls = list(self.settings.profiles.urls)
         if self.settings.profiles.sitemap:
             urls += await discover(self.fetcher, self.settings.profiles.sitemap)
-        return list(dict.fromkeys(profile_url(u) for u in urls))
+        return self.shard.select(dict.fromkeys(profile_url(u) for u in urls))
 
     def start_run(self) -> IngestRun:
-        """Record a new run; runs left `running` by a crash become `abandoned`."""
+        """Record a new run. Runs still `running` whose heartbeat stopped over `run_lease_s` ago were left by
+        a crash and become `abandoned`; live ones are left alone, since runs may overlap."""
+        now = utcnow()
         with self.engine.begin() as conn:
             table = IngestRun.__table__
-            conn.execute(update(table).where(table.c.status == "running")
-                         .values(status="abandoned", finished_at=utcnow()))
-            run = IngestRun(started_at=utcnow())
+            silent_since = func.coalesce(table.c.heartbeat_at, table.c.started_at)
+            conn.execute(update(table)
+                         .where(table.c.status == "running",
+                                silent_since < now - timedelta(seconds=self.settings.run_lease_s))
+                         .values(status="abandoned", finished_at=now))
+            run = IngestRun(started_at=now, heartbeat_at=now, shard=self.shard.index, shards=self.shard.count)
             run.id = conn.execute(table.insert().values(**run.model_dump(exclude={"id"}))).inserted_primary_key[0]
         self.run_id = run.id
         return run
@@ -135,6 +147,21 @@ class Refresher:
             conn.execute(update(table).where(table.c.id == run.id)
                          .values(**finished.model_dump(exclude={"id", "started_at"})))
         return finished
+
+    async def _heartbeat(self, run_id: int) -> None:
+        """Tell overlapping runs this one is alive, until cancelled."""
+        table = IngestRun.__table__
+
+        def beat() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(update(table).where(table.c.id == run_id).values(heartbeat_at=utcnow()))
+
+        while True:
+            await asyncio.sleep(self.settings.run_lease_s / 4)
+            try:
+                await asyncio.to_thread(beat)
+            except Exception:  # a missed beat only risks being taken as dead; the run goes on
+                log.warning("run %d: heartbeat failed", run_id, exc_info=True)
 
     async def run(
         self,
@@ -160,12 +187,15 @@ class Refresher:
                     log.exception("batch of %d profiles failed", len(batch))
                     counts.pages_failed += len(batch)
 
+        heartbeat = asyncio.create_task(self._heartbeat(run.id))
         try:
             await asyncio.gather(*(one(b) for b in batches))
         except BaseException:  # interrupted: keep what the run counted so far
             counts.retries = self.fetcher.retries
             self.finish_run(run, counts, started, status="failed")
             raise
+        finally:
+            heartbeat.cancel()
         counts.retries = self.fetcher.retries
         return self.finish_run(run, counts, started)
 
@@ -289,6 +319,7 @@ class Refresher:
                     outcome.load = None
         failpoint("load_committed")
         with self.engine.begin() as conn:
+            load.lock_profiles(conn, [o.profile for o in outcomes if o.unchanged])
             load.save_page_states(
                 conn, [(o.profile, s) for o in outcomes for s in o.unchanged], now, parser_version=None
             )
@@ -313,7 +344,7 @@ class Refresher:
         return counts
 
 
-async def refresh(settings: Settings, engine: Engine | None = None) -> IngestRun:
-    """Run one refresh with the library alone (no Prefect)."""
-    async with Refresher(settings, engine) as refresher:
+async def refresh(settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> IngestRun:
+    """Run one refresh (of one shard of the profiles) with the library alone (no Prefect)."""
+    async with Refresher(settings, engine, shard) as refresher:
         return await refresher.run(await refresher.plan())

@@ -1,34 +1,49 @@
-"""Per-host politeness: a cap on concurrent requests and a minimum interval between request starts."""
+"""Per-host politeness: a cap on concurrent requests and a minimum interval between request starts.
+
+The interval is kept in this process, or, given a `reserve` function (e.g. `SharedPace.reserve`),
+by whatever that function consults, such as a database every worker shares.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+
+Reserve = Callable[[str, float], Awaitable[float]]  # (host, interval) -> seconds until the reserved start
 
 
 class HostGate:
     """Admits one request to one host. Use as `async with gate:` around each request."""
 
-    def __init__(self, concurrency: int, min_interval: float) -> None:
+    def __init__(self, concurrency: int, min_interval: float,
+                 reserve: Callable[[float], Awaitable[float]] | None = None) -> None:
         self._slots = asyncio.Semaphore(concurrency)
         self._min_interval = min_interval
+        self._reserve = reserve
         self._next_start = 0.0
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> None:
         await self._slots.acquire()
-        if self._min_interval <= 0:
-            return
         try:
-            async with self._lock:
-                now = time.monotonic()
-                start = max(now, self._next_start)
-                self._next_start = start + self._min_interval
-            if start > now:
-                await asyncio.sleep(start - now)
+            delay = await self._delay()
+            if delay > 0:
+                await asyncio.sleep(delay)
         except BaseException:
             self._slots.release()
             raise
+
+    async def _delay(self) -> float:
+        if self._min_interval <= 0:
+            return 0.0
+        if self._reserve is not None:
+            return await self._reserve(self._min_interval)
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self._min_interval
+        return start - now
 
     async def __aexit__(self, *exc_info) -> None:
         self._slots.release()
@@ -39,15 +54,18 @@ class HostGate:
 
 
 class HostGates:
-    """One `HostGate` per host, made on first use."""
+    """One `HostGate` per host, made on first use; `reserve` (if any) spaces requests instead of this process."""
 
-    def __init__(self, concurrency: int, min_interval: float) -> None:
+    def __init__(self, concurrency: int, min_interval: float, reserve: Reserve | None = None) -> None:
         self._concurrency = concurrency
         self._min_interval = min_interval
+        self._reserve = reserve
         self._gates: dict[str, HostGate] = {}
 
     def __getitem__(self, host: str) -> HostGate:
         gate = self._gates.get(host)
         if gate is None:
-            gate = self._gates[host] = HostGate(self._concurrency, self._min_interval)
+            reserve = self._reserve
+            gate = self._gates[host] = HostGate(self._concurrency, self._min_interval,
+                                                (lambda interval: reserve(host, interval)) if reserve else None)
         return gate
