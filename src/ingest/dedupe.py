@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 
 from ingest.records import PaperRecord
@@ -18,6 +19,7 @@ _ARXIV_VERSION = re.compile(r"v\d+$")
 Key = tuple[str, str]  # (kind, value): ("arxiv", "2306.13239"), ("doi", ...), ("title", ...)
 
 
+@lru_cache(maxsize=8192)  # a batch asks for each title several times (grouping, lookups, inserts)
 def normalise_title(title: str) -> str:
     """NFKC, case-folded, punctuation and whitespace collapsed to single spaces."""
     folded = unicodedata.normalize("NFKC", title).casefold()
@@ -67,6 +69,8 @@ def _empty(value: object) -> bool:
 def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
     """`seen` updates `known`, except that a known value never gives way to an empty one and a
     complete author list never gives way to a truncated one."""
+    if seen == known:  # the usual case: one paper listed alike on several co-authors' pages
+        return known
     update = {}
     for name in PaperRecord.model_fields:
         if name in ("authors", "authors_truncated"):

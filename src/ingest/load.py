@@ -29,6 +29,7 @@ QUARANTINE: Table = Quarantine.__table__
 _AUTHOR_FIELDS = tuple(AuthorRecord.model_fields)
 _PAPER_FIELDS = tuple(PaperRecord.model_fields)
 _METRICS = ("h_index", "citations", "paper_count", "novelty_pct", "ai_score")
+_PAPER_KEY_COLUMNS = (PAPERS.c.id, PAPERS.c.arxiv_id, PAPERS.c.doi, PAPERS.c.title_key)
 
 
 @dataclass(slots=True)
@@ -78,13 +79,18 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield items[start: start + size]
 
 
-def insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect."""
+def insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict], returning: tuple = ()) -> list:
+    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect; returns the `returning` columns of
+    the rows it inserted (not of those it skipped)."""
     if not rows:
-        return
+        return []
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for chunk in _chunks(rows):
-        conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(chunk))
+    stmt = dialect.insert(table).on_conflict_do_nothing()
+    if not returning:
+        for chunk in _chunks(rows):
+            conn.execute(stmt, list(chunk))
+        return []
+    return [row for chunk in _chunks(rows) for row in conn.execute(stmt.returning(*returning), list(chunk))]
 
 
 def _update_by_id(conn: Connection, table: Table, rows: list[dict]) -> None:
@@ -114,12 +120,13 @@ def load_profiles(
     papers, group_of = dedupe.group_papers(records)
     author_ids = _load_authors(conn, [listing.author for listing in listings], now, counts)
     paper_ids = _load_papers(conn, papers, now, counts)
+    authorships: list[_Authorships] = []
     for listing in listings:
-        author_id = author_ids[(listing.author.source, listing.author.source_id)]
         positions: dict[int, int] = {}
         for record_index, position in listing.papers:
             positions.setdefault(paper_ids[group_of[record_index]], position)
-        counts.authorships_changed += _load_authorships(conn, author_id, positions, now, listing.complete)
+        authorships.append((author_ids[(listing.author.source, listing.author.source_id)], positions, listing.complete))
+    counts.authorships_changed += _load_authorships(conn, authorships, now)
     _save_page_states(conn, [p for p in profiles if p.complete], now, parser_version)
     return counts
 
@@ -170,16 +177,22 @@ def _load_authors(
 
 
 def _find_papers(conn: Connection, papers: Iterable[PaperRecord]) -> dict[dedupe.Key, object]:
-    """Existing paper rows by every key of `papers`."""
+    """Existing papers' ids and keys (not whole rows: most callers need only the ids) by every key of `papers`."""
     keys = dedupe.unique_keys(papers)
     columns = {"arxiv": PAPERS.c.arxiv_id, "doi": PAPERS.c.doi, "title": PAPERS.c.title_key}
     found: dict[dedupe.Key, object] = {}
     for kind, values in keys.items():
         for chunk in _chunks(sorted(values)):
-            for row in conn.execute(select(PAPERS).where(columns[kind].in_(chunk))):
+            for row in conn.execute(select(*_PAPER_KEY_COLUMNS).where(columns[kind].in_(chunk))):
                 for key in _row_keys(row):
                     found.setdefault(key, row)
     return found
+
+
+def _paper_rows(conn: Connection, ids: Iterable[int]) -> dict[int, object]:
+    """Whole rows of the papers with these ids, each read once."""
+    return {row.id: row for chunk in _chunks(sorted(set(ids))) for row in conn.execute(
+        select(PAPERS).where(PAPERS.c.id.in_(chunk)))}
 
 
 def _row_keys(row) -> list[dedupe.Key]:
@@ -195,22 +208,28 @@ def _row_record(row) -> PaperRecord:
     return PaperRecord.model_validate({name: getattr(row, name) for name in _PAPER_FIELDS})
 
 
+def _paper_values(paper: PaperRecord) -> dict:
+    # model_dump walks the schema and copies every list: several times the cost, for values only read
+    return {name: getattr(paper, name) for name in _PAPER_FIELDS}
+
+
 def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, counts: LoadCounts) -> list[int]:
     """Insert or update each merged paper; returns their ids in order."""
     found = _find_papers(conn, papers)
+    rows = _paper_rows(conn, (row.id for row in found.values()))
     ids: list[int | None] = []
     new_rows, changed = [], []
     for paper in papers:
         matches = {found[k].id: found[k] for k in dedupe.paper_keys(paper) if k in found}
         if not matches:
             ids.append(None)
-            new_rows.append(paper.model_dump() | {"title_key": dedupe.title_key(paper), "first_seen_at": now})
+            new_rows.append(_paper_values(paper) | {"title_key": dedupe.title_key(paper), "first_seen_at": now})
             continue
         # Matched by its strongest key; keys owned by another matched row stay as they are.
-        row = next(found[k] for k in dedupe.paper_keys(paper) if k in found)
+        row = rows[next(found[k] for k in dedupe.paper_keys(paper) if k in found).id]
         ids.append(row.id)
         merged = dedupe.merge_papers(_row_record(row), paper)
-        values = merged.model_dump() | {"title_key": dedupe.title_key(merged)}
+        values = _paper_values(merged) | {"title_key": dedupe.title_key(merged)}
         taken = {k for other in matches.values() if other.id != row.id for k in _row_keys(other)}
         for column, kind in (("arxiv_id", "arxiv"), ("doi", "doi"), ("title_key", "title")):
             if (kind, values[column]) in taken:
@@ -218,37 +237,53 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, cou
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
         if diff:
             changed.append(diff | {"_id": row.id})
-    insert_ignoring_conflicts(conn, PAPERS, new_rows)
+    inserted = dict(insert_ignoring_conflicts(conn, PAPERS, new_rows, returning=(PAPERS.c.title_key, PAPERS.c.id)))
     _update_by_id(conn, PAPERS, changed)
-    counts.papers_inserted += len(new_rows)
+    counts.papers_inserted += len(inserted)
     counts.papers_updated += len(changed)
-    if new_rows:
-        missing = [i for i, paper_id in enumerate(ids) if paper_id is None]
-        found = _find_papers(conn, [papers[i] for i in missing])
-        for i in missing:
+    missing = [i for i, paper_id in enumerate(ids) if paper_id is None]
+    for i in missing:
+        ids[i] = inserted.get(dedupe.title_key(papers[i]))
+    skipped = [i for i in missing if ids[i] is None]  # another writer inserted them first: find theirs
+    if skipped:
+        found = _find_papers(conn, [papers[i] for i in skipped])
+        for i in skipped:
             ids[i] = next(found[k].id for k in dedupe.paper_keys(papers[i]) if k in found)
     return ids  # type: ignore[return-value]
 
 
-def _load_authorships(
-    conn: Connection, author_id: int, positions: dict[int, int], now: datetime, complete: bool
-) -> int:
-    """Make the author's active listing equal `positions` (paper id -> position); only a complete
-    listing ends the authorships it lacks."""
-    existing = {
-        row.paper_id: row
-        for row in conn.execute(select(AUTHORSHIPS).where(AUTHORSHIPS.c.author_id == author_id))
-    }
+_Authorships = tuple[int, dict[int, int], bool]  # (author id, paper id -> position, complete listing)
+
+
+def _load_authorships(conn: Connection, listings: list[_Authorships], now: datetime) -> int:
+    """Make each author's active listing equal its positions; only a complete listing ends the
+    authorships it lacks. Authors are read and written together, an author listed twice in turn."""
+    changed, group = 0, []
+    for listing in listings:
+        if any(listing[0] == author_id for author_id, _, _ in group):
+            changed += _sync_authorships(conn, group, now)
+            group = []
+        group.append(listing)
+    return changed + _sync_authorships(conn, group, now)
+
+
+def _sync_authorships(conn: Connection, listings: list[_Authorships], now: datetime) -> int:
+    existing: dict[int, dict[int, object]] = {}
+    for chunk in _chunks([author_id for author_id, _, _ in listings]):
+        for row in conn.execute(select(AUTHORSHIPS).where(AUTHORSHIPS.c.author_id.in_(chunk))):
+            existing.setdefault(row.author_id, {})[row.paper_id] = row
     new_rows, changed = [], []
-    for paper_id, position in positions.items():
-        row = existing.get(paper_id)
-        if row is None:
-            new_rows.append({"author_id": author_id, "paper_id": paper_id, "position": position})
-        elif row.position != position or row.removed_at is not None:
-            changed.append({"_id": row.id, "position": position, "removed_at": None})
-    for paper_id, row in existing.items():
-        if complete and paper_id not in positions and row.removed_at is None:
-            changed.append({"_id": row.id, "position": row.position, "removed_at": now})
+    for author_id, positions, complete in listings:
+        known = existing.get(author_id, {})
+        for paper_id, position in positions.items():
+            row = known.get(paper_id)
+            if row is None:
+                new_rows.append({"author_id": author_id, "paper_id": paper_id, "position": position})
+            elif row.position != position or row.removed_at is not None:
+                changed.append({"_id": row.id, "position": position, "removed_at": None})
+        for paper_id, row in known.items():
+            if complete and paper_id not in positions and row.removed_at is None:
+                changed.append({"_id": row.id, "position": row.position, "removed_at": now})
     insert_ignoring_conflicts(conn, AUTHORSHIPS, new_rows)
     _update_by_id(conn, AUTHORSHIPS, changed)
     return len(new_rows) + len(changed)
