@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -42,15 +43,17 @@ def measure(profiles: int, runs: int, load_profiles: int, workdir: str, pg: bool
             db = temp_sqlite_url(workdir)
             record("first", run_worker("refresh", site, database_url=db, sitemap=sitemap))
             record("unchanged", run_worker("refresh", site, database_url=db, sitemap=sitemap, count=False))
-            record("bare_conditional", run_worker("bare_conditional", site, database_path=db.removeprefix("sqlite:///")))
+            record("bare_conditional", run_worker("bare_conditional", site,
+                                                  database_path=db.removeprefix("sqlite:///")))
             record("bare_fetch_parse", run_worker("bare_fetch_parse", site, sitemap=sitemap))
             record("fetch", run_worker("fetch", site, urls=urls))
             record("bare_fetch", run_worker("bare_fetch", site, urls=urls))
             record("scrapy", run_worker("scrapy", site, sitemap=sitemap,
                                         sqlite_path=temp_sqlite_url(workdir).removeprefix("sqlite:///")))
             record("flow", run_worker("flow", site, env={"PREFECT_API_URL": api_url},
-                                      database_url=temp_sqlite_url(workdir), warmup_database_url=temp_sqlite_url(workdir),
-                                      sitemap=sitemap, warmup_url=f"{site.base}/author/1", workdir=workdir))
+                                      database_url=temp_sqlite_url(workdir),
+                                      warmup_database_url=temp_sqlite_url(workdir), sitemap=sitemap,
+                                      warmup_url=f"{site.base}/author/1", workdir=workdir))
             if pg:
                 with pg_schema() as url:
                     record("pg_first", run_worker("refresh", site, database_url=url, sitemap=sitemap))
@@ -128,7 +131,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", dest="pg", action="store_false", help="skip the PostgreSQL figures")
     args = parser.parse_args()
     profiles, sizes, load_profiles = (200, [100, 200, 500], 50) if args.quick else (2000, [500, 2000, 5000], 200)
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as workdir:
         m = measure(profiles, args.runs, load_profiles, workdir, args.pg)
         scale = scaling(sizes, args.runs, workdir, {profiles: m["first"]})
@@ -139,13 +142,15 @@ def main() -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"bench-{stamp}.json"
     path.write_text(json.dumps({
-        "when": stamp, "machine": machine(), "profiles": profiles, "runs": args.runs, "quick": args.quick,
+        "when": stamp, "machine": machine(), "load_average": {"start": load_before, "end": os.getloadavg()},
+        "profiles": profiles, "runs": args.runs, "quick": args.quick,
         "seconds": round(time.perf_counter() - started, 1), "table": text,
         "targets": {f"{r.name} vs {r.yardstick.split(':')[0]}": r.met for r in rows if r.met is not None},
         "measurements": m, "scaling": {str(k): v for k, v in scale.items()},
     }, indent=1))
     print(f"\n{len([r for r in rows if r.met])}/{len([r for r in rows if r.met is not None])} targets met; "
-          f"raw figures: {path}")
+          f"load average {load_before[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end (other work on the machine "
+          f"skews every figure); raw figures: {path}")
 
 
 if __name__ == "__main__":

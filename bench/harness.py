@@ -118,7 +118,7 @@ def run_worker(job: str, site: SiteServer | None = None, env: dict[str, str] | N
     """Run `job` in a fresh `python -m bench.worker` process; returns its result, plus the site's CPU share."""
     cpu_before = site.cpu_s() if site else 0.0
     done = subprocess.run(
-        [sys.executable, "-m", "bench.worker", job, json.dumps(args)],
+        [sys.executable, "-m", "bench.worker", job], input=json.dumps(args),  # stdin: URL lists exceed argv
         capture_output=True, text=True, env=os.environ | QUIET_ENV | (env or {}),
         cwd=Path(__file__).resolve().parent.parent, timeout=1800,
     )

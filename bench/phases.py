@@ -35,5 +35,6 @@ def extraction(profiles: int, corpus_profiles: int, repeat: int = 3) -> dict:
         "ours_us": _us_per_page(extract, sample, repeat),
         "selectolax_us": _us_per_page(lambda body, _: LexborHTMLParser(body), sample, repeat),
         # BeautifulSoup with its default parser, the one a newcomer reaches for; a tenth of the pages (slow)
-        "bs4_us": _us_per_page(lambda body, _: BeautifulSoup(body, "html.parser"), sample[: max(5, len(sample) // 10)], 1),
+        "bs4_us": _us_per_page(lambda body, _: BeautifulSoup(body, "html.parser"),
+                               sample[: max(5, len(sample) // 10)], 1),
     }

@@ -131,5 +131,6 @@ def crawl(sitemap: str, sqlite_path: str) -> dict:
     pages = crawler.stats.get_value("item_scraped_count", 0)
     out = result(start, pages)
     with sqlite3.connect(sqlite_path) as db:
-        rows = sum(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("author", "paper", "authorship", "page"))
+        rows = sum(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                   for table in ("author", "paper", "authorship", "page"))
     return out | {"rows": rows, "rows_per_s": round(rows / out["seconds"], 1)}

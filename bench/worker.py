@@ -1,4 +1,4 @@
-"""`python -m bench.worker JOB ARGS_JSON`: run one measurement in this fresh process, print its result as JSON.
+"""`python -m bench.worker JOB < ARGS_JSON`: run one measurement in this fresh process, print its result as JSON.
 
 The result's last line on stdout is the JSON; it carries the process's own peak RSS (and its children's,
 for jobs that start a process pool).
@@ -13,7 +13,7 @@ import json
 import resource
 import sys
 
-# job name -> "module:function"; each function takes the ARGS_JSON keys and returns a dict
+# job name -> "module:function"; each function takes the ARGS_JSON object's keys and returns a dict
 JOBS = {
     "ceiling": "bench.baselines:server_ceiling",
     "bare_fetch_parse": "bench.baselines:bare_fetch_parse",
@@ -30,7 +30,7 @@ JOBS = {
 
 
 def main() -> None:
-    job, args = sys.argv[1], json.loads(sys.argv[2])
+    job, args = sys.argv[1], json.loads(sys.stdin.read())
     module, name = JOBS[job].split(":")
     function = getattr(importlib.import_module(module), name)
     result = asyncio.run(function(**args)) if inspect.iscoroutinefunction(function) else function(**args)

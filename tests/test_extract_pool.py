@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
+
 import pytest
 
 from ingest.extract import BlockedPage, ExtractionError, LayoutChanged
@@ -43,3 +45,14 @@ async def test_extraction_errors_cross_the_process_boundary_intact(pool, html, e
         extract(html, URL)
     assert (raised.value.detail, str(raised.value)) == (local.value.detail, str(local.value))
     assert getattr(raised.value, "missing", None) == getattr(local.value, "missing", None)
+
+
+async def test_a_killed_worker_fails_the_pages_in_flight_and_the_next_page_gets_a_new_pool(pool):
+    body = seed_html().encode()
+    await pool.extract(body, URL)
+    for process in list(pool._pool._processes.values()):
+        process.kill()
+        process.join()
+    with pytest.raises(BrokenProcessPool):
+        await pool.extract(body, URL)
+    assert await pool.extract(body, URL) == extract(body, URL)

@@ -188,7 +188,7 @@ def test_a_card_without_a_title_is_a_layout_change():
 
 
 def test_a_value_too_long_for_its_column_is_an_extraction_error():
-    html = seed_html().replace('<h3 class="paper-title">', f'<a class="doi" href="https://doi.org/10.1/{"x" * 300}"></a>'
-                               '<h3 class="paper-title">', 1)
+    doi = f'<a class="doi" href="https://doi.org/10.1/{"x" * 300}"></a>'
+    html = seed_html().replace('<h3 class="paper-title">', doi + '<h3 class="paper-title">', 1)
     with pytest.raises(ExtractionError, match="doi longer than 255"):
         extract(html, URL)

@@ -151,7 +151,8 @@ def _cards(listing: LexborNode) -> list[dict]:
         classes = attributes.get("class")
         field = field_of.get(classes) if classes else None
         if field is None:  # several classes, or none: the tag tells
-            field = next((field_of[c] for c in (classes or "").split() if c in field_of), None) or field_of.get(node.tag)
+            known = [field_of[c] for c in (classes or "").split() if c in field_of]
+            field = known[0] if known else field_of.get(node.tag)
         if field == "card":
             card = {"card_author": [], "card_org": []}
             cards.append(card)
