@@ -33,7 +33,7 @@ def measure(profiles: int, runs: int, load_profiles: int, workdir: str, pg: bool
         print(f"  {name}: {json.dumps(value)}", file=sys.stderr, flush=True)
         return value
 
-    with site_server(profiles) as site, prefect_server() as (api_url, server_start_s):
+    with site_server(profiles) as site, prefect_server() as (prefect, server_start_s):
         out["prefect_server_start"] = [{"seconds": round(server_start_s, 2)}]
         sitemap = f"{site.base}/sitemap.xml"
         urls = page_urls(Corpus(profiles), site.base)
@@ -50,7 +50,7 @@ def measure(profiles: int, runs: int, load_profiles: int, workdir: str, pg: bool
             record("bare_fetch", run_worker("bare_fetch", site, urls=urls))
             record("scrapy", run_worker("scrapy", site, sitemap=sitemap,
                                         sqlite_path=temp_sqlite_url(workdir).removeprefix("sqlite:///")))
-            record("flow", run_worker("flow", site, env={"PREFECT_API_URL": api_url},
+            record("flow", run_worker("flow", site, prefect, env={"PREFECT_API_URL": prefect.base},
                                       database_url=temp_sqlite_url(workdir),
                                       warmup_database_url=temp_sqlite_url(workdir), sitemap=sitemap,
                                       warmup_url=f"{site.base}/author/1", workdir=workdir))
@@ -103,6 +103,7 @@ def table(m: dict[str, list[dict]], scale: dict[int, list[dict]], sizes: list[in
         compare("fetch alone", m["fetch"], m["bare_fetch"], "pages_per_s", "pages/s", "bare httpx gather"),
         compare("through Prefect (local server)", m["flow"], m["first"], "pages_per_s", "pages/s", "library alone",
                 ">= 0.85"),
+        compare("Prefect server's CPU meanwhile", m["flow"], None, "prefect_cpu_share", "cores"),
         compare("Prefect one-time start-up: process", m["flow"], None, "startup_s", "s"),
         compare("Prefect one-time start-up: server", m["prefect_server_start"], None, "seconds", "s"),
     ]

@@ -49,20 +49,21 @@ def _wait_until(ready, process: subprocess.Popen, what: str, timeout: float = 12
 
 
 @dataclass
-class SiteServer:
-    """`ingest site` in its own process; `cpu_s()` is its CPU time so far (to show it is not the bottleneck)."""
+class Server:
+    """A server in its own process; `cpu_s()` is its CPU time so far, children included, so every figure
+    can say how much of the machine the server took meanwhile (is it the limit? what does it cost?)."""
 
-    profiles: int
+    name: str
     base: str
     process: subprocess.Popen
 
     def cpu_s(self) -> float:
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
+        process = psutil.Process(self.process.pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
 @contextmanager
-def site_server(profiles: int) -> Iterator[SiteServer]:
+def site_server(profiles: int) -> Iterator[Server]:
     port = free_port()
     ingest = Path(sys.executable).with_name("ingest")
     process = subprocess.Popen([str(ingest), "site", "--host", HOST, "--port", str(port), "--profiles", str(profiles)],
@@ -70,15 +71,16 @@ def site_server(profiles: int) -> Iterator[SiteServer]:
     base = f"http://{HOST}:{port}"
     try:
         _wait_until(lambda: httpx.get(f"{base}/robots.txt", timeout=1).status_code == 200, process, "ingest site")
-        yield SiteServer(profiles, base, process)
+        yield Server("site", base, process)
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
 @contextmanager
-def prefect_server() -> Iterator[tuple[str, float]]:
-    """A local `prefect server start` with a throwaway home; yields its API URL and start-up seconds."""
+def prefect_server() -> Iterator[tuple[Server, float]]:
+    """A local `prefect server start` with a throwaway home; yields it (`base` is its API URL) and its
+    start-up seconds."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-prefect-") as home:
         env = os.environ | QUIET_ENV | {"PREFECT_HOME": home}
@@ -88,7 +90,7 @@ def prefect_server() -> Iterator[tuple[str, float]]:
         url = f"http://{HOST}:{port}/api"
         try:
             _wait_until(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, process, "prefect server")
-            yield url, time.perf_counter() - started
+            yield Server("prefect", url, process), time.perf_counter() - started
         finally:
             process.terminate()
             try:
@@ -114,9 +116,10 @@ def pg_schema() -> Iterator[str]:
         admin.dispose()
 
 
-def run_worker(job: str, site: SiteServer | None = None, env: dict[str, str] | None = None, **args) -> dict:
-    """Run `job` in a fresh `python -m bench.worker` process; returns its result, plus the site's CPU share."""
-    cpu_before = site.cpu_s() if site else 0.0
+def run_worker(job: str, *servers: Server, env: dict[str, str] | None = None, **args) -> dict:
+    """Run `job` in a fresh `python -m bench.worker` process; returns its result, plus each server's CPU share
+    (its CPU seconds meanwhile over the job's timed seconds)."""
+    cpu_before = [server.cpu_s() for server in servers]
     done = subprocess.run(
         [sys.executable, "-m", "bench.worker", job], input=json.dumps(args),  # stdin: URL lists exceed argv
         capture_output=True, text=True, env=os.environ | QUIET_ENV | (env or {}),
@@ -125,8 +128,8 @@ def run_worker(job: str, site: SiteServer | None = None, env: dict[str, str] | N
     if done.returncode != 0:
         raise RuntimeError(f"bench worker {job} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    if site and result.get("seconds"):
-        result["site_cpu_share"] = round((site.cpu_s() - cpu_before) / result["seconds"], 3)
+    for server, before in zip(servers, cpu_before):
+        result[f"{server.name}_cpu_share"] = round((server.cpu_s() - before) / result["seconds"], 3)
     return result
 
 
