@@ -10,6 +10,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from ingest.extract import BlockedPage, ExtractionError, LayoutChanged
 from ingest.extract.profile_site import extract, parse_date, parse_int
+from ingest.records import PaperRecord
 from tests.conftest import SEED_TEXT_PATH, seed_html
 
 URL = "http://127.0.0.1:8740/author/1"
@@ -198,3 +199,34 @@ def test_values_the_records_cannot_hold_are_extraction_errors(old, new):
     with pytest.raises(ExtractionError) as excinfo:
         extract(seed_html().replace(old, new, 1), URL)
     assert excinfo.value.reason == "malformed"
+
+
+def test_papers_equal_the_same_records_built_with_validation():
+    for extracted in extract(seed_html(), URL).papers:
+        assert extracted == PaperRecord.model_validate(extracted.model_dump())
+
+
+def test_card_fields_are_found_among_other_classes():
+    html = seed_html().replace('class="paper-title"', 'class="featured paper-title"').replace(
+        'class="author"', 'class="author verified"')
+    assert extract(html, URL).papers == extract(seed_html(), URL).papers
+
+
+def test_a_field_outside_every_card_belongs_to_none():
+    html = seed_html().replace('<li><article class="paper-card">', '<li><p class="paper-abstract">Stray</p></li>'
+                               '<li><article class="paper-card">', 1)
+    assert extract(html, URL).papers == extract(seed_html(), URL).papers
+
+
+def test_a_card_without_a_title_is_a_layout_change():
+    html = seed_html().replace('class="paper-title"', 'class="paper-heading"', 1)
+    with pytest.raises(LayoutChanged) as excinfo:
+        extract(html, URL)
+    assert excinfo.value.missing == ["card_title"]
+
+
+def test_a_value_too_long_for_its_column_is_an_extraction_error():
+    doi = f'<a class="doi" href="https://doi.org/10.1/{"x" * 300}"></a>'
+    html = seed_html().replace('<h3 class="paper-title">', doi + '<h3 class="paper-title">', 1)
+    with pytest.raises(ExtractionError, match="doi longer than 255"):
+        extract(html, URL)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper, make_engine
-from ingest.load import PageState, ProfileLoad, load_profiles
+from ingest.load import PageState, ProfileLoad, insert_ignoring_conflicts, load_profiles
 from ingest.records import AuthorRecord, PaperRecord, ProfilePage
 from tests.dbutil import count, dump_records, rows
 
@@ -204,3 +204,22 @@ def test_a_paper_merged_by_two_loaders_at_once_keeps_both_merges(pg_url):
     )
     (row,) = rows(engine, Paper)
     assert (row.authors, row.authors_truncated, row.abstract) == (full, False, "New.")
+
+
+def test_an_author_listed_twice_in_one_batch_ends_up_as_listed_last(engine):
+    first, second = paper("First", arxiv_id="2201.00001"), paper("Second", arxiv_id="2201.00002")
+    load(engine, profile(author("5"), [first, second]), profile(author("5"), [second]))
+    assert [(r.position, r.removed_at is None) for r in rows(engine, Authorship)] == [(1, False), (1, True)]
+
+
+def test_insert_ignoring_conflicts_returns_only_the_rows_it_inserted(engine):
+    with engine.begin() as conn:
+        insert_ignoring_conflicts(conn, Paper.__table__, [paper_row("Kept", "2301.00001")])
+        inserted = insert_ignoring_conflicts(conn, Paper.__table__, [paper_row("Kept", "2301.00001"),
+                                             paper_row("New", "2301.00002")], returning=(Paper.__table__.c.title,))
+    assert [tuple(r) for r in inserted] == [("New",)]
+
+
+def paper_row(title: str, arxiv_id: str) -> dict:
+    return {"title": title, "arxiv_id": arxiv_id, "title_key": f"{title.lower()}|2020", "authors": [], "orgs": [],
+            "has_code": False, "authors_truncated": False, "first_seen_at": T0}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from ingest.records import PaperRecord
 
@@ -19,6 +20,7 @@ Key = tuple[str, str]  # (kind, value): ("arxiv", "2306.13239"), ("doi", ...), (
 TITLE_KEY_MAX = 600  # the column's width; NFKC can make a 40-character title 700 long
 
 
+@lru_cache(maxsize=8192)  # a batch asks for each title several times (grouping, lookups, inserts)
 def normalise_title(title: str) -> str:
     """NFKC, case-folded, punctuation and whitespace collapsed to single spaces."""
     folded = unicodedata.normalize("NFKC", title).casefold()
@@ -68,6 +70,8 @@ def _empty(value: object) -> bool:
 def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
     """`seen` updates `known`, except that a known value never gives way to an empty one and a
     complete author list never gives way to a truncated one."""
+    if seen == known:  # the usual case: one paper listed alike on several co-authors' pages
+        return known
     update = {}
     for name in PaperRecord.model_fields:
         if name in ("authors", "authors_truncated"):

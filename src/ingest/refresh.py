@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
@@ -22,7 +23,8 @@ from ingest import load
 from ingest.config import Settings
 from ingest.db import IngestRun, Page, Quarantine, RunCounts, make_engine, utcnow
 from ingest.extract import ExtractionError
-from ingest.extract.profile_site import PARSER_VERSION, extract, profile_url
+from ingest.extract.pool import ExtractPool
+from ingest.extract.profile_site import PARSER_VERSION, profile_url
 from ingest.failpoint import failpoint
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
 from ingest.host_pace import SharedPace
@@ -101,6 +103,8 @@ class Refresher:
         shared = settings.http.min_interval_scope == "database"
         reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
         self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve)
+        self.extractor = ExtractPool()
+        self._write_lock = threading.Lock()
         self._done = [0, 0]
         self._total = 0
         self.run_id: int | None = None
@@ -109,6 +113,7 @@ class Refresher:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
+        self.extractor.close()
         await self.fetcher.__aexit__(*exc_info)
 
     # -- planning and run bookkeeping ----------------------------------------------------------
@@ -204,7 +209,7 @@ class Refresher:
         """Fetch, extract and load one batch of profiles; returns its counts."""
         known = await asyncio.to_thread(self._known_pages, profiles)
         outcomes = await asyncio.gather(*(self._refresh_profile(p, known.get(p, [])) for p in profiles))
-        return await asyncio.to_thread(self._write, outcomes)
+        return await asyncio.to_thread(self._write_serially, outcomes)
 
     def _known_pages(self, profiles: list[str]) -> dict[str, list[Page]]:
         out: dict[str, list[Page]] = {}
@@ -265,7 +270,7 @@ class Refresher:
             try:
                 if result is None or result.body is None:
                     result = await self.fetcher.get(url)  # unconditional: we need the body
-                page = extract(result.body, url)
+                page = await self.extractor.extract(result.body, url)
             except FetchError as exc:
                 (outcome.failed if exc.retryable else outcome.quarantined).append(_problem(url, exc))
                 break
@@ -290,6 +295,12 @@ class Refresher:
             outcome.load = ProfileLoad(profile, pages, complete=complete)
 
     # -- writing -------------------------------------------------------------------------------
+    def _write_serially(self, outcomes: list[ProfileOutcome]) -> RunCounts:
+        # One batch writes at a time: concurrent SQLite writers wait in its busy handler's sleeps, idling
+        # the run; a lock hands over the moment the writer before is done.
+        with self._write_lock:
+            return self._write(outcomes)
+
     def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
         now = utcnow()
         counts = RunCounts()

@@ -15,6 +15,17 @@ class ExtractionError(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):
+        # Survives pickling (the extraction process pool) whatever a subclass's __init__ takes.
+        return _restore, (type(self), self.reason, self.detail, self.__dict__)
+
+
+def _restore(cls: type[ExtractionError], reason: str, detail: str, state: dict) -> ExtractionError:
+    error = cls.__new__(cls)
+    ExtractionError.__init__(error, reason, detail)
+    error.__dict__.update(state)
+    return error
+
 
 class LayoutChanged(ExtractionError):
     """Expected elements are missing: the site's markup changed (or this is not a profile)."""

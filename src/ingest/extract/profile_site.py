@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import ValidationError
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ingest.extract import BlockedPage, ExtractionError, LayoutChanged
-from ingest.records import AuthorRecord, PaperRecord, ProfilePage
+from ingest.records import AuthorRecord, PaperRecord, ProfilePage, construct
 
 SOURCE = "scholarfeed"
 # Bump when extraction output changes: pages loaded by an older parser are re-extracted.
@@ -67,6 +68,7 @@ def parse_int(text: str) -> int:
     return int(digits)
 
 
+@lru_cache(maxsize=16384)  # a listing's dates repeat across its authors' pages; parsing one costs more than a lookup
 def parse_date(text: str) -> date:
     """'Jun 22, 2023' -> date(2023, 6, 22), independent of the process locale."""
     match = _DATE.fullmatch(text.strip())
@@ -121,29 +123,82 @@ def _author(header: LexborNode, url: str) -> AuthorRecord:
     )
 
 
-def _paper(card: LexborNode) -> PaperRecord:
-    title = _text(_first(card, "card_title"))
+def _card_field_keys() -> dict[str, str]:
+    """What tells each card field's element apart in one pass: the class (or, lacking one, the tag) its
+    selector ends with. '.paper-byline .author' -> 'author', '.paper-meta time' -> 'time'."""
+    keys: dict[str, str] = {}
+    for field in _CARD_FIELDS:
+        last = SELECTORS[field].split()[-1]
+        key = last.rsplit(".", 1)[1] if "." in last else last
+        assert key not in keys, f"card selectors {keys[key]} and {field} end alike: {key}"
+        keys[key] = field
+    return keys
+
+
+_CARD_FIELDS = ("card", "card_category", "card_date", "card_code", "card_title", "card_link", "card_doi",
+                "card_author", "card_et_al", "card_org", "card_abstract")
+_CARD_QUERY = ", ".join(SELECTORS[field] for field in _CARD_FIELDS)
+_CARD_FIELD_OF = _card_field_keys()
+_HREF_FIELDS = frozenset(("card_link", "card_doi", "card_code"))
+_LIST_FIELDS = frozenset(("card_author", "card_org"))
+_MAX_LENGTHS = [(name, m.max_length) for name, info in PaperRecord.model_fields.items()
+                for m in info.metadata if getattr(m, "max_length", None)]
+
+
+def _cards(listing: LexborNode) -> list[dict]:
+    """Each card's raw fields (first match of each, every author and org), in listing order.
+
+    One selector pass over the listing yields cards and their field elements in document order, so a
+    field belongs to the card before it: per-card queries cost several times the page's parse."""
+    cards: list[dict] = []
+    card: dict | None = None
+    field_of = _CARD_FIELD_OF
+    for node in listing.css(_CARD_QUERY):
+        attributes = node.attributes
+        classes = attributes.get("class")
+        field = field_of.get(classes) if classes else None
+        if field is None:  # several classes, or none: the tag tells
+            known = [field_of[c] for c in (classes or "").split() if c in field_of]
+            field = known[0] if known else field_of.get(node.tag)
+        if field == "card":
+            card = {"card_author": [], "card_org": []}
+            cards.append(card)
+        elif card is None or field is None:
+            continue
+        elif field in _LIST_FIELDS:
+            card[field].append(node.text().strip())
+        elif field in _HREF_FIELDS:
+            card.setdefault(field, attributes.get("href") or "")
+        elif field not in card:
+            card[field] = node.text().strip()
+    return cards
+
+
+def _paper(card: dict) -> PaperRecord:
+    title = card.get("card_title")
     if not title:
         raise LayoutChanged(["card_title"])
-    link = _first(card, "card_link")
-    arxiv = _ARXIV.search(link.attributes.get("href") or "") if link is not None else None
-    doi_link = _first(card, "card_doi")
-    doi = (doi_link.attributes.get("href") or "").split("doi.org/", 1)[-1] if doi_link is not None else ""
-    code = _first(card, "card_code")
-    date_text = _text(_first(card, "card_date"))
-    return PaperRecord(
-        title=title,
-        abstract=_text(_first(card, "card_abstract")) or None,
-        category=_text(_first(card, "card_category")) or None,
-        published_on=parse_date(date_text) if date_text else None,
-        has_code=code is not None,
-        code_url=(code.attributes.get("href") or None) if code is not None else None,
-        authors=[_text(a) for a in card.css(SELECTORS["card_author"])],
-        authors_truncated=_first(card, "card_et_al") is not None,
-        orgs=[_text(o) for o in card.css(SELECTORS["card_org"])],
-        arxiv_id=arxiv.group(1) if arxiv else None,
-        doi=doi or None,
-    )
+    arxiv = _ARXIV.search(card["card_link"]) if "card_link" in card else None
+    doi = card["card_doi"].split("doi.org/", 1)[-1] if "card_doi" in card else ""
+    date_text = card.get("card_date")
+    values = {
+        "title": title,
+        "abstract": card.get("card_abstract") or None,
+        "category": card.get("card_category") or None,
+        "published_on": parse_date(date_text) if date_text else None,
+        "has_code": "card_code" in card,
+        "code_url": card.get("card_code") or None,
+        "authors": card["card_author"],
+        "authors_truncated": "card_et_al" in card,
+        "orgs": card["card_org"],
+        "arxiv_id": arxiv.group(1) if arxiv else None,
+        "doi": doi or None,
+    }
+    for name, limit in _MAX_LENGTHS:
+        if values[name] is not None and len(values[name]) > limit:
+            raise ExtractionError("malformed", f"{name} longer than {limit} characters: {values[name][:80]!r}...")
+    # Every value has its declared type by construction above: validating again costs more than the parse.
+    return construct(PaperRecord, values)
 
 
 def _next_url(tree: LexborHTMLParser, url: str) -> str | None:
@@ -173,7 +228,7 @@ def extract(html: str | bytes, url: str) -> ProfilePage:
         missing = [k for k, node in (("header", header), ("listing", listing)) if node is None]
         raise LayoutChanged(missing)
     start = parse_int(listing.attributes.get("start") or "1")
-    cards = listing.css(SELECTORS["card"])
+    cards = _cards(listing)
     if not cards and listing.css_first("li") is not None:
         raise LayoutChanged(["card"])
     if not 1 <= start <= MAX_INT - len(cards):
