@@ -5,7 +5,6 @@ source, as a reviewer would."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 

@@ -98,7 +98,7 @@ async def test_spacing_counts_from_the_previous_start_across_bursts():
 
 
 async def test_without_min_interval_requests_up_to_the_cap_are_inside_at_once():
-    gate, seen = HostGate(10, 0.0), InFlight()
+    gate = HostGate(10, 0.0)
     order: list[str] = []
 
     async def request(name: str) -> None:
