@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,15 +22,11 @@ from pathlib import Path
 import httpx
 import psutil
 
+from ingest.flows.local_server import free_port
+
 HOST = "127.0.0.1"  # the bench never talks to anything but loopback
 PG_URL = os.environ.get("INGEST_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 QUIET_ENV = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def _wait_until(ready, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
