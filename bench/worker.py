@@ -1,7 +1,8 @@
 """`python -m bench.worker JOB < ARGS_JSON`: run one measurement in this fresh process, print its result as JSON.
 
-The result's last line on stdout is the JSON; it carries the process's own peak RSS (and its children's,
-for jobs that start a process pool).
+The result's last line on stdout is the JSON; it carries the peak RSS of this process and its worker
+processes together (sampled every 20 ms: what the job costs the machine, whatever its process layout)
+and this process's own peak.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import inspect
 import json
 import resource
 import sys
+import threading
+
+import psutil
 
 # job name -> "module:function"; each function takes the ARGS_JSON object's keys and returns a dict
 JOBS = {
@@ -29,16 +33,41 @@ JOBS = {
 }
 
 
+class PeakRss(threading.Thread):
+    """The largest sum of RSS over this process and its descendants, sampled until `stop()`."""
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.interval_s, self.peak, self._stop = interval_s, 0, threading.Event()
+
+    def run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(self.interval_s):
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.NoSuchProcess:  # a worker that ended between listing and reading
+                    pass
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.join()
+        return self.peak
+
+
 def main() -> None:
     job, args = sys.argv[1], json.loads(sys.stdin.read())
     module, name = JOBS[job].split(":")
     function = getattr(importlib.import_module(module), name)
+    sampler = PeakRss()
+    sampler.start()
     result = asyncio.run(function(**args)) if inspect.iscoroutinefunction(function) else function(**args)
     kib = 1024  # ru_maxrss is in KiB on Linux
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib / 2**20, 1)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if children:
-        result["children_peak_rss_mb"] = round(children * kib / 2**20, 1)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib
+    result["peak_rss_mb"] = round(max(sampler.stop(), own) / 2**20, 1)
+    result["own_peak_rss_mb"] = round(own / 2**20, 1)
     print(json.dumps(result))
 
 

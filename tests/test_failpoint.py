@@ -30,3 +30,11 @@ def test_other_points_and_unset_do_nothing(spec):
     result = passes(spec)
     assert result.returncode == 0 and result.stdout.split() == ["0", "1", "2", "3"]
 
+
+
+def test_a_point_passed_in_a_worker_process_kills_its_run_too():
+    worker = "import os\nfrom ingest.failpoint import failpoint, kill_also\nkill_also(os.getppid())\nfailpoint('p')\n"
+    run = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {worker!r}])\nprint('run survived', flush=True)\n"
+    env = os.environ | {"INGEST_FAILPOINT": "p"}
+    result = subprocess.run([sys.executable, "-c", run], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == -signal.SIGKILL and "survived" not in result.stdout

@@ -16,6 +16,12 @@ import signal
 
 _NAME, _, _COUNT = os.environ.get("INGEST_FAILPOINT", "").partition(":")
 _remaining = int(_COUNT or 1)
+_also: list[int] = []  # processes that die with this one: a worker's run
+
+
+def kill_also(pid: int) -> None:
+    """At a failpoint, kill `pid` as well: a point passed in a worker process ends the whole run."""
+    _also.append(pid)
 
 
 def failpoint(name: str) -> None:
@@ -24,4 +30,6 @@ def failpoint(name: str) -> None:
         return
     _remaining -= 1
     if _remaining == 0:
+        for pid in _also:
+            os.kill(pid, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -8,60 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from functools import partial
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, func, select, update
 
-from ingest import load
+from ingest import batch
+from ingest.batch import PackedPage, Problem, ProfileOutcome, body_text, problem
 from ingest.config import Settings
-from ingest.db import IngestRun, Page, Quarantine, RunCounts, make_engine, utcnow
+from ingest.db import IngestRun, Page, RunCounts, make_engine, utcnow
 from ingest.extract import ExtractionError
-from ingest.extract.pool import ExtractPool
 from ingest.extract.profile_site import PARSER_VERSION, profile_url
 from ingest.failpoint import failpoint
 from ingest.fetch import FetchError, Fetched, Fetcher, Validators, host_of
 from ingest.host_pace import SharedPace
-from ingest.load import LoadCounts, PageState, ProfileLoad
-from ingest.records import ProfilePage
+from ingest.load import PageState
 from ingest.shards import WHOLE, Shard
 from ingest.sitemap import discover
-from ingest.transaction import transact
+from ingest.workers import Workers
 
 log = logging.getLogger(__name__)
 
 # Called with (profiles done, profiles planned, pages done) as profiles finish: the CLI's progress bar.
 progress_hook: ContextVar[Callable[[int, int, int], None] | None] = ContextVar("progress_hook", default=None)
-
-MAX_QUARANTINED_BODY = 1_000_000
-
-
-@dataclass(slots=True)
-class Problem:
-    url: str
-    reason: str
-    detail: str
-    body: str | None = None
-
-
-@dataclass(slots=True)
-class ProfileOutcome:
-    profile: str
-    unchanged: list[PageState] = field(default_factory=list)
-    load: ProfileLoad | None = None
-    quarantined: list[Problem] = field(default_factory=list)
-    failed: list[Problem] = field(default_factory=list)
-
-    @property
-    def pages(self) -> int:
-        loaded = len(self.load.pages) if self.load else 0
-        return len(self.unchanged) + loaded + len(self.quarantined) + len(self.failed)
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:
@@ -74,20 +46,10 @@ def _state(fetched: Fetched) -> PageState:
     return PageState(fetched.url, fetched.etag, fetched.last_modified, fetched.content_sha256, fetched.status)
 
 
-def _problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
-    reason = getattr(exc, "reason", type(exc).__name__)
-    detail = getattr(exc, "detail", str(exc))
-    return Problem(url, reason, detail, _body_text(body if body is not None else getattr(exc, "body", None)))
-
-
-def _body_text(body: bytes | None) -> str | None:
-    return body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body is not None else None
-
-
-def short_listing(pages: list[ProfilePage]) -> str | None:
+def short_listing(pages: list[PackedPage]) -> str | None:
     """Why a complete profile lists fewer papers than it declares, or None when it does not."""
-    declared = pages[0].author.paper_count
-    listed = sum(len(page.papers) for page in pages)
+    declared = pages[0].declared
+    listed = sum(page.papers for page in pages)
     if declared is not None and listed < declared:
         return f"{listed} papers on {len(pages)} page(s), but the profile declares {declared}"
     return None
@@ -103,8 +65,7 @@ class Refresher:
         shared = settings.http.min_interval_scope == "database"
         reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
         self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve)
-        self.extractor = ExtractPool()
-        self._write_lock = threading.Lock()
+        self.workers = Workers()
         self._done = [0, 0]
         self._total = 0
         self.run_id: int | None = None
@@ -113,7 +74,7 @@ class Refresher:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        self.extractor.close()
+        self.workers.close()
         await self.fetcher.__aexit__(*exc_info)
 
     # -- planning and run bookkeeping ----------------------------------------------------------
@@ -209,7 +170,7 @@ class Refresher:
         """Fetch, extract and load one batch of profiles; returns its counts."""
         known = await asyncio.to_thread(self._known_pages, profiles)
         outcomes = await asyncio.gather(*(self._refresh_profile(p, known.get(p, [])) for p in profiles))
-        return await asyncio.to_thread(self._write_serially, outcomes)
+        return await self._write(outcomes)
 
     def _known_pages(self, profiles: list[str]) -> dict[str, list[Page]]:
         out: dict[str, list[Page]] = {}
@@ -226,7 +187,7 @@ class Refresher:
             await self._walk_profile(profile, known, outcome)
         except Exception as exc:  # a bug must not cost the rest of the batch; it is reported
             log.exception("refreshing %s failed", profile)
-            outcome.failed.append(_problem(profile, exc))
+            outcome.failed.append(problem(profile, exc))
         self._done[0] += 1
         self._done[1] += outcome.pages
         if hook := progress_hook.get():
@@ -243,7 +204,7 @@ class Refresher:
         try:
             first = await self._get(profile, by_url.get(profile))
         except FetchError as exc:
-            (outcome.failed if exc.retryable else outcome.quarantined).append(_problem(profile, exc))
+            (outcome.failed if exc.retryable else outcome.quarantined).append(problem(profile, exc))
             return
         fetched = {profile: first}
         if first.unchanged and not reparse:
@@ -258,7 +219,7 @@ class Refresher:
 
     async def _load_chain(self, profile: str, fetched: dict[str, Fetched], outcome: ProfileOutcome) -> None:
         """Walk the profile's pages from the first, extracting each; bodies we lack are fetched anew."""
-        pages: list[tuple[PageState, ProfilePage]] = []
+        pages: list[tuple[PageState, PackedPage]] = []
         bodies: list[bytes] = []
         url: str | None = profile
         complete = False
@@ -270,12 +231,12 @@ class Refresher:
             try:
                 if result is None or result.body is None:
                     result = await self.fetcher.get(url)  # unconditional: we need the body
-                page = await self.extractor.extract(result.body, url)
+                page = await self.workers.extract(result.body, url)
             except FetchError as exc:
-                (outcome.failed if exc.retryable else outcome.quarantined).append(_problem(url, exc))
+                (outcome.failed if exc.retryable else outcome.quarantined).append(problem(url, exc))
                 break
             except ExtractionError as exc:
-                outcome.quarantined.append(_problem(url, exc, result.body))
+                outcome.quarantined.append(problem(url, exc, result.body))
                 break
             pages.append((_state(result), page))
             bodies.append(result.body)
@@ -288,70 +249,32 @@ class Refresher:
         if complete and (why := short_listing([page for _, page in pages])):
             # Papers went missing on the way (a cut listing, a block page dressed as a profile):
             # loading it would end authorships that still exist.
-            outcome.quarantined += [Problem(state.url, "incomplete", why, _body_text(body))
+            outcome.quarantined += [Problem(state.url, "incomplete", why, body_text(body))
                                     for (state, _), body in zip(pages, bodies)]
             return
-        if pages:
-            outcome.load = ProfileLoad(profile, pages, complete=complete)
+        outcome.loaded, outcome.complete = pages, complete
 
     # -- writing -------------------------------------------------------------------------------
-    def _write_serially(self, outcomes: list[ProfileOutcome]) -> RunCounts:
-        # One batch writes at a time: concurrent SQLite writers wait in its busy handler's sleeps, idling
-        # the run; a lock hands over the moment the writer before is done.
-        with self._write_lock:
-            return self._write(outcomes)
-
-    def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
-        now = utcnow()
+    async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
+        if any(outcome.loaded for outcome in outcomes):
+            url = self.engine.url.render_as_string(hide_password=False)
+            written = await self.workers.write(url, outcomes, self.run_id)
+        else:  # page states and quarantine only: not worth starting a worker for
+            async with self.workers.write_lock:
+                written = await asyncio.to_thread(batch.write, self.engine, outcomes, self.run_id)
         counts = RunCounts()
-        loads = [o.load for o in outcomes if o.load]
-
-        def load_batch(conn) -> LoadCounts:
-            written = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
-            failpoint("load_before_commit")
-            return written
-
-        try:
-            loaded = transact(self.engine, load_batch)
-        except Exception:
-            # One bad profile must not sink the batch: retry them one transaction each.
-            log.exception("batch load failed; loading its %d profiles one by one", len(loads))
-            loaded = LoadCounts()
-            for outcome in outcomes:
-                if outcome.load is None:
-                    continue
-                try:
-                    loaded.add(transact(self.engine, partial(load.load_profiles, profiles=[outcome.load], now=now,
-                                                             parser_version=PARSER_VERSION)))
-                except Exception as exc:
-                    log.exception("loading %s failed", outcome.profile)
-                    outcome.failed.append(_problem(outcome.profile, exc))
-                    outcome.failed += [Problem(s.url, "load_error", str(exc)) for s, _ in outcome.load.pages[1:]]
-                    outcome.load = None
-        failpoint("load_committed")
-        with self.engine.begin() as conn:
-            load.lock_profiles(conn, [o.profile for o in outcomes if o.unchanged])
-            load.save_page_states(
-                conn, [(o.profile, s) for o in outcomes for s in o.unchanged], now, parser_version=None
-            )
-            problems = [p for o in outcomes for p in o.quarantined]
-            if problems:
-                conn.execute(Quarantine.__table__.insert(), [
-                    {"url": p.url, "reason": p.reason, "detail": p.detail, "body": p.body, "created_at": now,
-                     "run_id": self.run_id}
-                    for p in problems
-                ])
-        failpoint("states_saved")
         for outcome in outcomes:
+            if problems := written.failed.get(outcome.profile):
+                outcome.loaded, outcome.failed = [], outcome.failed + problems
             counts.pages_unchanged += len(outcome.unchanged)
-            counts.pages_loaded += len(outcome.load.pages) if outcome.load else 0
+            counts.pages_loaded += len(outcome.loaded)
             counts.pages_quarantined += len(outcome.quarantined)
             counts.pages_failed += len(outcome.failed)
             counts.pages_fetched += outcome.pages
-            for problem in [*outcome.quarantined, *outcome.failed]:
-                log.warning("%s %s: %s", problem.url, problem.reason, problem.detail)
+            for trouble in [*outcome.quarantined, *outcome.failed]:
+                log.warning("%s %s: %s", trouble.url, trouble.reason, trouble.detail)
         for name in ("authors_inserted", "authors_updated", "papers_inserted", "papers_updated"):
-            setattr(counts, name, getattr(loaded, name))
+            setattr(counts, name, getattr(written.counts, name))
         return counts
 
 

@@ -1,4 +1,4 @@
-"""Extraction in the worker process gives what extraction in this process gives, errors included."""
+"""Work in the worker processes gives what the same work in this process gives, errors included."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.extract import BlockedPage, ExtractionError, LayoutChanged
-from ingest.extract.pool import ExtractPool
+from ingest.workers import Workers
 from ingest.extract.profile_site import extract
 from ingest.site.corpus import Corpus
 from tests.conftest import ROOT, seed_html
@@ -22,7 +22,7 @@ URL = "http://127.0.0.1:8740/author/1"
 
 @pytest.fixture
 def pool():
-    pool = ExtractPool(workers=1)
+    pool = Workers(workers=1)
     yield pool
     pool.close()
 
@@ -34,7 +34,7 @@ async def test_pages_equal_those_extracted_in_process(pool):
         for a in corpus.author_ids()[1:] for p in range(1, corpus.page_count(a) + 1)
     ]
     for url, body in pages:
-        assert await pool.extract(body, url) == extract(body, url)
+        assert (await pool.extract(body, url)).unpack() == extract(body, url)
 
 
 @pytest.mark.parametrize(("html", "error", "reason"), [
@@ -60,15 +60,15 @@ async def test_a_killed_worker_fails_the_pages_in_flight_and_the_next_page_gets_
         process.join()
     with pytest.raises(BrokenProcessPool):
         await pool.extract(body, URL)
-    assert await pool.extract(body, URL) == extract(body, URL)
+    assert (await pool.extract(body, URL)).unpack() == extract(body, URL)
 
 
 def test_workers_do_not_outlive_a_run_killed_with_sigkill(tmp_path):
     script = (
         "import asyncio, os, signal\n"
-        "from ingest.extract.pool import ExtractPool\n"
+        "from ingest.workers import Workers\n"
         "from tests.conftest import seed_html\n"
-        "pool = ExtractPool(workers=1)\n"
+        "pool = Workers(workers=1)\n"
         "asyncio.run(pool.extract(seed_html().encode(), 'http://127.0.0.1/author/1'))\n"
         "print(*[p.pid for p in pool._pool._processes.values()], flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
