@@ -137,12 +137,22 @@ def _card_field_keys() -> dict[str, str]:
 
 _CARD_FIELDS = ("card", "card_category", "card_date", "card_code", "card_title", "card_link", "card_doi",
                 "card_author", "card_et_al", "card_org", "card_abstract")
-_CARD_QUERY = ", ".join(SELECTORS[field] for field in _CARD_FIELDS)
+# One :is() costs lexbor less than the same list bare, and matches the same elements in the same order.
+_CARD_QUERY = ":is(%s)" % ", ".join(SELECTORS[field] for field in _CARD_FIELDS)
 _CARD_FIELD_OF = _card_field_keys()
 _HREF_FIELDS = frozenset(("card_link", "card_doi", "card_code"))
 _LIST_FIELDS = frozenset(("card_author", "card_org"))
 _MAX_LENGTHS = [(name, m.max_length) for name, info in PaperRecord.model_fields.items()
                 for m in info.metadata if getattr(m, "max_length", None)]
+
+
+def _field(classes: str | None, node: LexborNode) -> str | None:
+    """The card field of an element the card query matched but whose class attribute is not exactly one
+    field's class: its first known class, or lacking one, its tag."""
+    for name in classes.split() if classes else ():
+        if name in _CARD_FIELD_OF:
+            return _CARD_FIELD_OF[name]
+    return _CARD_FIELD_OF.get(node.tag)
 
 
 def _cards(listing: LexborNode) -> list[dict]:
@@ -154,23 +164,24 @@ def _cards(listing: LexborNode) -> list[dict]:
     card: dict | None = None
     field_of = _CARD_FIELD_OF
     for node in listing.css(_CARD_QUERY):
-        attributes = node.attributes
+        attributes = node.attributes  # one dict of all attributes costs less than two lookups
         classes = attributes.get("class")
-        field = field_of.get(classes) if classes else None
-        if field is None:  # several classes, or none: the tag tells
-            known = [field_of[c] for c in (classes or "").split() if c in field_of]
-            field = known[0] if known else field_of.get(node.tag)
+        field = field_of.get(classes) or _field(classes, node)
         if field == "card":
             card = {"card_author": [], "card_org": []}
             cards.append(card)
         elif card is None or field is None:
             continue
         elif field in _LIST_FIELDS:
-            card[field].append(node.text().strip())
+            card[field].append(node.text_lexbor().strip())  # text_lexbor() is text(), in one C call
+        elif field in card:  # the first match counts
+            continue
         elif field in _HREF_FIELDS:
-            card.setdefault(field, attributes.get("href") or "")
-        elif field not in card:
-            card[field] = node.text().strip()
+            card[field] = attributes.get("href") or ""
+        elif field == "card_et_al":  # only its presence counts
+            card[field] = ""
+        else:
+            card[field] = node.text_lexbor().strip()
     return cards
 
 
