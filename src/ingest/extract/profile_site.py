@@ -150,10 +150,10 @@ _MAX_LENGTHS = [(name, m.max_length) for name, info in PaperRecord.model_fields.
                 for m in info.metadata if getattr(m, "max_length", None)]
 
 
-def _field(classes: str | None, node: LexborNode) -> str | None:
-    """The card field of an element the card query matched but whose class attribute is not exactly one
-    field's class: its first known class, or lacking one, its tag."""
-    for name in classes.split() if classes else ():
+def _field(classes: str, node: LexborNode) -> str | None:
+    """The card field of an element the card query matched whose classes are not exactly one field's
+    class: its first known class, or lacking one, its tag."""
+    for name in classes.split():
         if name in _CARD_FIELD_OF:
             return _CARD_FIELD_OF[name]
     return _CARD_FIELD_OF.get(node.tag)
@@ -170,7 +170,8 @@ def _cards(listing: LexborNode) -> list[dict]:
     for node in listing.css(_CARD_QUERY):
         attributes = node.attributes  # one dict of all attributes costs less than two lookups
         classes = attributes.get("class")
-        field = field_of.get(classes) or _field(classes, node)
+        # Mostly the one class that names the field; else the tag, or (rarely) one of several classes.
+        field = field_of.get(classes) or (_field(classes, node) if classes else field_of.get(node.tag))
         if field == "card":
             card = {"card_author": [], "card_org": []}
             cards.append(card)
