@@ -54,8 +54,12 @@ BLOCK_MARKERS = ("unusual traffic", "captcha", "are you a robot", "verify you ar
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _DATE = re.compile(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),\s*(\d{4})", re.ASCII)
-# New-style ids (2306.13239) and old-style ones with their archive (hep-th/9901001, math.OC/0601001).
-_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/((?:[a-z-]+(?:\.[A-Z]{2})?/)?[^?#/]+?)(?:v\d+)?(?:\.pdf)?(?:[?#]|$)")
+# New-style ids (2306.13239) and old-style ones with their archive (hep-th/9901001, math.OC/0601001), without
+# version or ".pdf". The id is `[^?#/]+?` spelled as runs between the characters a suffix can start at (v, ".",
+# and the newline `$` may stop before), so the lazy match steps a run at a time, not a character: the same
+# matches in under half the time.
+_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/((?:[a-z-]+(?:\.[A-Z]{2})?/)?[^?#/][^?#/v.\n]*(?:[v.\n][^?#/v.\n]*)*?)"
+                    r"(?:v\d+)?(?:\.pdf)?(?:[?#]|$)")
 MAX_INT = 2**31 - 1  # the database's integer columns
 _AUTHOR_PATH = re.compile(r"/author/([^/?#]+)")
 
@@ -137,12 +141,22 @@ def _card_field_keys() -> dict[str, str]:
 
 _CARD_FIELDS = ("card", "card_category", "card_date", "card_code", "card_title", "card_link", "card_doi",
                 "card_author", "card_et_al", "card_org", "card_abstract")
-_CARD_QUERY = ", ".join(SELECTORS[field] for field in _CARD_FIELDS)
+# One :is() costs lexbor less than the same list bare, and matches the same elements in the same order.
+_CARD_QUERY = ":is(%s)" % ", ".join(SELECTORS[field] for field in _CARD_FIELDS)
 _CARD_FIELD_OF = _card_field_keys()
 _HREF_FIELDS = frozenset(("card_link", "card_doi", "card_code"))
 _LIST_FIELDS = frozenset(("card_author", "card_org"))
 _MAX_LENGTHS = [(name, m.max_length) for name, info in PaperRecord.model_fields.items()
                 for m in info.metadata if getattr(m, "max_length", None)]
+
+
+def _field(classes: str, node: LexborNode) -> str | None:
+    """The card field of an element the card query matched whose classes are not exactly one field's
+    class: its first known class, or lacking one, its tag."""
+    for name in classes.split():
+        if name in _CARD_FIELD_OF:
+            return _CARD_FIELD_OF[name]
+    return _CARD_FIELD_OF.get(node.tag)
 
 
 def _cards(listing: LexborNode) -> list[dict]:
@@ -154,23 +168,25 @@ def _cards(listing: LexborNode) -> list[dict]:
     card: dict | None = None
     field_of = _CARD_FIELD_OF
     for node in listing.css(_CARD_QUERY):
-        attributes = node.attributes
+        attributes = node.attributes  # one dict of them all costs less than a single node.attrs.get()
         classes = attributes.get("class")
-        field = field_of.get(classes) if classes else None
-        if field is None:  # several classes, or none: the tag tells
-            known = [field_of[c] for c in (classes or "").split() if c in field_of]
-            field = known[0] if known else field_of.get(node.tag)
+        # Mostly the one class that names the field; else the tag, or (rarely) one of several classes.
+        field = field_of.get(classes) or (_field(classes, node) if classes else field_of.get(node.tag))
         if field == "card":
             card = {"card_author": [], "card_org": []}
             cards.append(card)
         elif card is None or field is None:
             continue
         elif field in _LIST_FIELDS:
-            card[field].append(node.text().strip())
+            card[field].append(node.text_lexbor().strip())  # text_lexbor() is text(), in one C call
+        elif field in card:  # the first match counts
+            continue
         elif field in _HREF_FIELDS:
-            card.setdefault(field, attributes.get("href") or "")
-        elif field not in card:
-            card[field] = node.text().strip()
+            card[field] = attributes.get("href") or ""
+        elif field == "card_et_al":  # only its presence counts
+            card[field] = ""
+        else:
+            card[field] = node.text_lexbor().strip()
     return cards
 
 
@@ -178,9 +194,8 @@ def _paper(card: dict) -> PaperRecord:
     title = card.get("card_title")
     if not title:
         raise LayoutChanged(["card_title"])
-    arxiv = _ARXIV.search(card["card_link"]) if "card_link" in card else None
-    doi = card["card_doi"].split("doi.org/", 1)[-1] if "card_doi" in card else ""
-    date_text = card.get("card_date")
+    link, doi, date_text = card.get("card_link"), card.get("card_doi"), card.get("card_date")
+    arxiv = _ARXIV.search(link) if link is not None else None
     values = {
         "title": title,
         "abstract": card.get("card_abstract") or None,
@@ -192,7 +207,7 @@ def _paper(card: dict) -> PaperRecord:
         "authors_truncated": "card_et_al" in card,
         "orgs": card["card_org"],
         "arxiv_id": arxiv.group(1) if arxiv else None,
-        "doi": doi or None,
+        "doi": (doi.split("doi.org/", 1)[-1] or None) if doi else None,
     }
     for name, limit in _MAX_LENGTHS:
         if values[name] is not None and len(values[name]) > limit:
