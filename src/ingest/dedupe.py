@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import date
 from functools import lru_cache
 
 from ingest.records import PaperRecord
@@ -20,7 +21,6 @@ Key = tuple[str, str]  # (kind, value): ("arxiv", "2306.13239"), ("doi", ...), (
 TITLE_KEY_MAX = 600  # the column's width; NFKC can make a 40-character title 700 long
 
 
-@lru_cache(maxsize=8192)  # a batch asks for each title several times (grouping, lookups, inserts)
 def normalise_title(title: str) -> str:
     """NFKC, case-folded, punctuation and whitespace collapsed to single spaces."""
     folded = unicodedata.normalize("NFKC", title).casefold()
@@ -28,8 +28,13 @@ def normalise_title(title: str) -> str:
 
 
 def title_key(paper: PaperRecord) -> str:
-    year = f"|{paper.published_on.year}" if paper.published_on else "|"
-    return normalise_title(paper.title)[: TITLE_KEY_MAX - len(year)] + year
+    return _title_key(paper.title, paper.published_on)
+
+
+@lru_cache(maxsize=8192)  # a batch asks for each title several times (grouping, lookups, inserts)
+def _title_key(title: str, published_on: date | None) -> str:
+    year = f"|{published_on.year}" if published_on else "|"
+    return normalise_title(title)[: TITLE_KEY_MAX - len(year)] + year
 
 
 def normalise_arxiv_id(arxiv_id: str) -> str:
@@ -53,7 +58,8 @@ def canonical(paper: PaperRecord) -> PaperRecord:
 
 
 def paper_keys(paper: PaperRecord) -> list[Key]:
-    """Every key the paper can be found by; `paper` must be `canonical`."""
+    """Every key the paper can be found by, strongest first: the title key, which every paper has, is
+    last. `paper` must be `canonical`."""
     keys: list[Key] = []
     if paper.arxiv_id:
         keys.append(("arxiv", paper.arxiv_id))
@@ -70,7 +76,9 @@ def _empty(value: object) -> bool:
 def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
     """`seen` updates `known`, except that a known value never gives way to an empty one and a
     complete author list never gives way to a truncated one."""
-    if seen == known:  # the usual case: one paper listed alike on several co-authors' pages
+    # The usual case: one paper listed alike on several co-authors' pages. (Values compared
+    # directly: pydantic's == checks more, and costs more than the rest of a batch's grouping.)
+    if seen.__dict__ == known.__dict__:
         return known
     update = {}
     for name in PaperRecord.model_fields:
