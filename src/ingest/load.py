@@ -216,9 +216,9 @@ def _find_papers(conn: Connection, keys: Iterable[dedupe.Key]) -> dict[dedupe.Ke
         values[kind].add(value)
     found: dict[dedupe.Key, int] = {}
     for kind, column in _KEY_COLUMNS.items():
-        for chunk in _chunks(sorted(values[kind])):
-            found.update(((kind, value), paper_id)
-                         for paper_id, value in conn.execute(select(PAPERS.c.id, column).where(column.in_(chunk))))
+        if values[kind]:
+            found.update(((kind, value), paper_id) for paper_id, value in conn.execute(
+                select(PAPERS.c.id, column).where(bulk.one_of(conn, column, values[kind]))))
     return found
 
 
@@ -228,13 +228,13 @@ def _paper_rows(conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
     Locks are taken in id order, so loaders never deadlock on them, and are FOR NO KEY UPDATE, so
     they do not block another loader's authorships (whose foreign keys share-lock the paper).
     SQLite's write lock already covers all this."""
-    lock = conn.dialect.name == "postgresql"
-    rows: dict[int, Row] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        stmt = select(PAPERS).where(PAPERS.c.id.in_(chunk))
-        rows.update((row.id, row) for row in conn.execute(
-            stmt.order_by(PAPERS.c.id).with_for_update(key_share=True) if lock else stmt))
-    return rows
+    ids = set(ids)
+    if not ids:
+        return {}
+    stmt = select(PAPERS).where(bulk.one_of(conn, PAPERS.c.id, ids))
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.order_by(PAPERS.c.id).with_for_update(key_share=True)
+    return {row.id: row for row in conn.execute(stmt)}
 
 
 def _row_keys(row) -> list[dedupe.Key]:
@@ -310,21 +310,22 @@ def _load_authorships(conn: Connection, listings: list[_Authorships], now: datet
 
 def _sync_authorships(conn: Connection, listings: list[_Authorships], now: datetime) -> int:
     existing: dict[int, dict[int, Row]] = {}
-    for chunk in _chunks([author_id for author_id, _, _ in listings]):
-        for row in conn.execute(select(AUTHORSHIPS).where(AUTHORSHIPS.c.author_id.in_(chunk))):
-            existing.setdefault(row.author_id, {})[row.paper_id] = row
-    new_rows, changed = [], []
+    author_ids = [author_id for author_id, _, _ in listings]
+    for row in conn.execute(select(AUTHORSHIPS).where(bulk.one_of(conn, AUTHORSHIPS.c.author_id, author_ids))):
+        existing.setdefault(row.author_id, {})[row.paper_id] = row
+    new_rows: list[tuple[int, int, int]] = []
+    changed = []
     for author_id, positions, complete in listings:
         known = existing.get(author_id, {})
-        for paper_id, position in positions.items():
-            row = known.get(paper_id)
-            if row is None:
-                new_rows.append((author_id, paper_id, position))
+        new_rows += [(author_id, paper_id, position)
+                     for paper_id, position in positions.items() if paper_id not in known]
+        for paper_id, row in known.items():
+            position = positions.get(paper_id)
+            if position is None:
+                if complete and row.removed_at is None:
+                    changed.append({"_id": row.id, "position": row.position, "removed_at": now})
             elif row.position != position or row.removed_at is not None:
                 changed.append({"_id": row.id, "position": position, "removed_at": None})
-        for paper_id, row in known.items():
-            if complete and paper_id not in positions and row.removed_at is None:
-                changed.append({"_id": row.id, "position": row.position, "removed_at": now})
     bulk.insert_many(conn, AUTHORSHIPS, ("author_id", "paper_id", "position"), new_rows)
     _update_by_id(conn, AUTHORSHIPS, changed)
     return len(new_rows) + len(changed)
@@ -340,29 +341,23 @@ def _save_page_states(conn: Connection, profiles: Sequence[ProfileLoad], now: da
     for profile in profiles:
         urls = {state.url for state, _ in profile.pages}
         kept[profile.profile] = kept[profile.profile] & urls if profile.profile in kept else urls
-    gone = [row.id for chunk in _chunks(list(kept))
-            for row in conn.execute(select(PAGES.c.id, PAGES.c.profile, PAGES.c.url).where(PAGES.c.profile.in_(chunk)))
+    gone = [row.id for row in conn.execute(select(PAGES.c.id, PAGES.c.profile, PAGES.c.url)
+                                           .where(bulk.one_of(conn, PAGES.c.profile, kept)))
             if row.url not in kept[row.profile]]
-    for chunk in _chunks(gone):
-        conn.execute(PAGES.delete().where(PAGES.c.id.in_(chunk)))
+    if gone:
+        conn.execute(PAGES.delete().where(bulk.one_of(conn, PAGES.c.id, gone)))
     urls = [state.url for _, state in states]
-    for chunk in _chunks(urls):
-        conn.execute(
-            update(QUARANTINE)
-            .where(QUARANTINE.c.url.in_(chunk), QUARANTINE.c.resolved_at.is_(None))
-            .values(resolved_at=now)
-        )
+    conn.execute(update(QUARANTINE).where(bulk.one_of(conn, QUARANTINE.c.url, urls), QUARANTINE.c.resolved_at.is_(None))
+                 .values(resolved_at=now))
 
 
 def save_page_states(
     conn: Connection, states: Sequence[tuple[str, PageState]], now: datetime, parser_version: str | None
 ) -> None:
     """Upsert conditional-GET state; `parser_version` None keeps the stored one (revalidation)."""
-    existing = {
-        row.url: row.id
-        for chunk in _chunks([s.url for _, s in states])
-        for row in conn.execute(select(PAGES.c.id, PAGES.c.url).where(PAGES.c.url.in_(chunk)))
-    }
+    urls = [s.url for _, s in states]
+    existing = {row.url: row.id for row in conn.execute(select(PAGES.c.id, PAGES.c.url)
+                                                        .where(bulk.one_of(conn, PAGES.c.url, urls)))}
     new_rows, changed = [], []
     for profile, state in states:
         values = {
