@@ -37,6 +37,7 @@ def _title_key(title: str, published_on: date | None) -> str:
     return normalise_title(title)[: TITLE_KEY_MAX - len(year)] + year
 
 
+@lru_cache(maxsize=8192)  # each paper's id comes once per co-author listing it
 def normalise_arxiv_id(arxiv_id: str) -> str:
     return _ARXIV_VERSION.sub("", arxiv_id.strip().lower())
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
+from itertools import count
+from operator import attrgetter, itemgetter
 
-from sqlalchemy import Column, Connection, Row, Table, bindparam, select, text, tuple_, update
+from sqlalchemy import Column, Connection, Row, Table, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest import bulk, dedupe
@@ -36,6 +37,8 @@ _PAPER_COLUMNS = (*_PAPER_FIELDS, "title_key", "first_seen_at")  # of a new pape
 _TITLE_KEY_INDEX = _PAPER_COLUMNS.index("title_key")
 _KEY_COLUMNS = {"arxiv": PAPERS.c.arxiv_id, "doi": PAPERS.c.doi, "title": PAPERS.c.title_key}
 _METRICS = ("h_index", "citations", "paper_count", "novelty_pct", "ai_score")
+_PAGE_COLUMNS = ("url", "profile", "etag", "last_modified", "content_sha256", "http_status", "fetched_at",
+                 "parser_version")
 
 
 @dataclass(slots=True)
@@ -77,7 +80,7 @@ class LoadCounts:
 class _Listing:
     author: AuthorRecord
     complete: bool
-    papers: list[tuple[int, int]] = field(default_factory=list)  # (paper group, position)
+    pages: list[tuple[int, int, int]] = field(default_factory=list)  # (first record, end of records, first position)
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
@@ -140,19 +143,22 @@ def load_profiles(
     for profile in profiles:
         listing = _Listing(profile.pages[0][1].author, complete=profile.complete)
         for _, page in profile.pages:
-            for offset, paper in enumerate(page.papers):
-                listing.papers.append((len(records), page.first_position + offset))
-                records.append(dedupe.canonical(paper))
+            start = len(records)
+            records += map(dedupe.canonical, page.papers)
+            listing.pages.append((start, len(records), page.first_position))
         listings.append(listing)
     papers, group_of = dedupe.group_papers(records)
     author_ids = _load_authors(conn, [listing.author for listing in listings], now, counts)
     paper_ids = _load_papers(conn, papers, now, counts)
+    record_paper_ids = [paper_ids[group] for group in group_of]
     authorships: list[_Authorships] = []
     for listing in listings:
-        positions: dict[int, int] = {}
-        for record_index, position in listing.papers:
-            positions.setdefault(paper_ids[group_of[record_index]], position)
-        authorships.append((author_ids[(listing.author.source, listing.author.source_id)], positions, listing.complete))
+        positions: dict[int, int] = {}  # a paper listed twice keeps its first position
+        for start, end, first_position in listing.pages:
+            for paper_id, position in zip(record_paper_ids[start:end], count(first_position)):
+                positions.setdefault(paper_id, position)
+        author_id = author_ids[(listing.author.source, listing.author.source_id)]
+        authorships.append((author_id, positions, listing.complete))
     counts.authorships_changed += _load_authorships(conn, authorships, now)
     _save_page_states(conn, [p for p in profiles if p.complete], now, parser_version)
     return counts
@@ -187,21 +193,16 @@ def _load_authors(
     if len(ids) < len(wanted):  # another transaction inserted them first: find theirs
         ids.update((key, row.id) for key, row in _find_authors(conn, [k for k in wanted if k not in ids]).items())
     first_seen = [(row.source, row.source_id) for row in inserted]
-    snapshot_rows = [
-        {"author_id": ids[key], "observed_at": now, **{m: getattr(wanted[key], m) for m in _METRICS}}
-        for key in [*first_seen, *snapshots]
-    ]
-    insert_ignoring_conflicts(conn, SNAPSHOTS, snapshot_rows)
+    snapshot_rows = [(ids[key], now, *(getattr(wanted[key], m) for m in _METRICS)) for key in [*first_seen, *snapshots]]
+    bulk.insert_many(conn, SNAPSHOTS, ("author_id", "observed_at", *_METRICS), snapshot_rows)
     return ids
 
 
 def _find_authors(conn: Connection, keys: list[tuple[str, str]], columns: Iterable[Column] = _AUTHOR_KEY_COLUMNS
                   ) -> dict[tuple[str, str], Row]:
-    return {
-        (row.source, row.source_id): row
-        for chunk in _chunks(keys)
-        for row in conn.execute(select(*columns).where(tuple_(AUTHORS.c.source, AUTHORS.c.source_id).in_(chunk)))
-    }
+    wanted = set(keys)
+    rows = conn.execute(select(*columns).where(bulk.one_of(conn, AUTHORS.c.source_id, {key[1] for key in wanted})))
+    return {(row.source, row.source_id): row for row in rows if (row.source, row.source_id) in wanted}
 
 
 def _values(record, fields: Sequence[str]) -> dict:
@@ -260,34 +261,35 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, cou
     new_rows: list[tuple] = []
     changed = []
     for paper, paper_keys in zip(papers, keys):
-        matches = {found[k].id: found[k] for k in paper_keys if k in found}
+        matches = [found[k] for k in paper_keys if k in found]  # strongest key first
         if not matches:
             ids.append(None)
             new_rows.append((*_PAPER_VALUES(paper), paper_keys[-1][1], now))  # title key last
             continue
         # Matched by its strongest key; keys owned by another matched row stay as they are.
-        row = next(found[k] for k in paper_keys if k in found)
+        row = matches[0]
         ids.append(row.id)
         merged = dedupe.merge_papers(_row_record(row), paper)
         values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged)}
-        taken = {k for other in matches.values() if other.id != row.id for k in _row_keys(other)}
+        taken = {k for other in matches if other.id != row.id for k in _row_keys(other)}
         for column, kind in (("arxiv_id", "arxiv"), ("doi", "doi"), ("title_key", "title")):
             if (kind, values[column]) in taken:
                 values[column] = getattr(row, column)
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
         if diff:
             changed.append(diff | {"_id": row.id})
-    new_rows.sort(key=lambda r: r[_TITLE_KEY_INDEX])  # key order, as for authors
+    new_rows.sort(key=itemgetter(_TITLE_KEY_INDEX))  # key order, as for authors
     inserted = bulk.insert_many(conn, PAPERS, _PAPER_COLUMNS, new_rows)
     _update_by_id(conn, PAPERS, changed)
     counts.papers_inserted += inserted
     counts.papers_updated += len(changed)
     missing = [i for i, paper_id in enumerate(ids) if paper_id is None]
-    if missing:
-        # The new papers' rows: all ours and found by title key, or some inserted by another
-        # transaction first, each found (as any paper) by its strongest key.
-        ours = inserted == len(missing)
-        found_ids = _find_papers(conn, (key for i in missing for key in (keys[i][-1:] if ours else keys[i])))
+    if len(missing) == inserted:  # all ours: found by title key
+        by_title = _find_papers(conn, [keys[i][-1] for i in missing])
+        for i in missing:
+            ids[i] = by_title[keys[i][-1]]
+    else:  # some inserted by another transaction first: each found, as any paper, by its strongest key
+        found_ids = _find_papers(conn, [key for i in missing for key in keys[i]])
         for i in missing:
             ids[i] = next(found_ids[k] for k in keys[i] if k in found_ids)
     return ids  # type: ignore[return-value]
@@ -355,24 +357,20 @@ def save_page_states(
     conn: Connection, states: Sequence[tuple[str, PageState]], now: datetime, parser_version: str | None
 ) -> None:
     """Upsert conditional-GET state; `parser_version` None keeps the stored one (revalidation)."""
+    if not states:
+        return
     urls = [s.url for _, s in states]
     existing = {row.url: row.id for row in conn.execute(select(PAGES.c.id, PAGES.c.url)
                                                         .where(bulk.one_of(conn, PAGES.c.url, urls)))}
     new_rows, changed = [], []
     for profile, state in states:
-        values = {
-            "profile": profile,
-            "etag": state.etag,
-            "last_modified": state.last_modified,
-            "content_sha256": state.content_sha256,
-            "http_status": state.http_status,
-            "fetched_at": now,
-        }
+        values = (profile, state.etag, state.last_modified, state.content_sha256, state.http_status, now)
+        if state.url not in existing:
+            new_rows.append((state.url, *values, parser_version))
+            continue
+        change = dict(zip(_PAGE_COLUMNS[1:-1], values), _id=existing[state.url])
         if parser_version is not None:
-            values["parser_version"] = parser_version
-        if state.url in existing:
-            changed.append(values | {"_id": existing[state.url]})
-        else:
-            new_rows.append(values | {"url": state.url, "parser_version": parser_version})
-    insert_ignoring_conflicts(conn, PAGES, new_rows)
+            change["parser_version"] = parser_version
+        changed.append(change)
+    bulk.insert_many(conn, PAGES, _PAGE_COLUMNS, new_rows)
     _update_by_id(conn, PAGES, changed)
