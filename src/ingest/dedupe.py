@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
@@ -128,12 +128,3 @@ def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list
             merged[roots[root]] = merge_papers(merged[roots[root]], paper)
         group_of.append(roots[root])
     return merged, group_of
-
-
-def unique_keys(papers: Iterable[PaperRecord]) -> dict[str, set[str]]:
-    """All keys of `papers`, by kind, for looking them up in the database."""
-    out: dict[str, set[str]] = {"arxiv": set(), "doi": set(), "title": set()}
-    for paper in papers:
-        for kind, value in paper_keys(paper):
-            out[kind].add(value)
-    return out
