@@ -21,7 +21,8 @@ PAPER_ROWS = [
      "arxiv_id": "2002.00001", "doi": None, "title_key": "plain|2020", "first_seen_at": T0},
     {"title": 'Quotes "\' and \\ back', "abstract": "Σ 𝔘 ½\nnew line", "category": None, "published_on": None,
      "has_code": False, "code_url": None, "authors": [], "authors_truncated": True, "orgs": ["mila", "o'r\"g"],
-     "arxiv_id": None, "doi": "10.1/x", "title_key": "quotes|", "first_seen_at": T0.astimezone(timezone(timedelta(hours=5)))},
+     "arxiv_id": None, "doi": "10.1/x", "title_key": "quotes|",
+     "first_seen_at": T0.astimezone(timezone(timedelta(hours=5)))},
 ]
 COLUMNS = tuple(PAPER_ROWS[0])
 
@@ -64,8 +65,8 @@ def test_insert_many_of_numbers_counts_conflicts_and_keeps_order(engine):
         columns = ("author_id", "paper_id", "position")
         assert bulk.insert_many(conn, AUTHORSHIPS, columns, [(author, second, 1)]) == 1
         assert bulk.insert_many(conn, AUTHORSHIPS, columns, [(author, first, 2), (author, second, 3)]) == 1
-        assert [tuple(r) for r in conn.execute(
-            select(AUTHORSHIPS.c.paper_id, AUTHORSHIPS.c.position).order_by(AUTHORSHIPS.c.id))] == [(second, 1), (first, 2)]
+        listed = conn.execute(select(AUTHORSHIPS.c.paper_id, AUTHORSHIPS.c.position).order_by(AUTHORSHIPS.c.id))
+        assert [tuple(r) for r in listed] == [(second, 1), (first, 2)]
 
 
 def test_one_of_finds_exactly_its_values(engine):

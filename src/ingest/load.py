@@ -1,7 +1,9 @@
 """Load extracted profiles into the database: bulk, idempotent, one transaction per call.
 
 Callers pass whole profiles (every page of each), so a page lands whole or not at all. Rows are
-written only when a value differs, so loading unchanged data inserts and updates nothing.
+written only when a value differs, so loading unchanged data inserts and updates nothing. A batch
+costs a few statements per table, not per row: lookups pass all their values in one parameter and
+the many-row inserts go through the driver's executemany (`ingest.bulk`).
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ class LoadCounts:
 class _Listing:
     author: AuthorRecord
     complete: bool
-    pages: list[tuple[int, int, int]] = field(default_factory=list)  # (first record, end of records, first position)
+    # Each page's records: (index of the first, index after the last, position of the first).
+    pages: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
@@ -193,7 +196,8 @@ def _load_authors(
     if len(ids) < len(wanted):  # another transaction inserted them first: find theirs
         ids.update((key, row.id) for key, row in _find_authors(conn, [k for k in wanted if k not in ids]).items())
     first_seen = [(row.source, row.source_id) for row in inserted]
-    snapshot_rows = [(ids[key], now, *(getattr(wanted[key], m) for m in _METRICS)) for key in [*first_seen, *snapshots]]
+    snapshot_rows = [(ids[key], now, *(getattr(wanted[key], m) for m in _METRICS))
+                     for key in [*first_seen, *snapshots]]
     bulk.insert_many(conn, SNAPSHOTS, ("author_id", "observed_at", *_METRICS), snapshot_rows)
     return ids
 
@@ -349,8 +353,8 @@ def _save_page_states(conn: Connection, profiles: Sequence[ProfileLoad], now: da
     if gone:
         conn.execute(PAGES.delete().where(bulk.one_of(conn, PAGES.c.id, gone)))
     urls = [state.url for _, state in states]
-    conn.execute(update(QUARANTINE).where(bulk.one_of(conn, QUARANTINE.c.url, urls), QUARANTINE.c.resolved_at.is_(None))
-                 .values(resolved_at=now))
+    conn.execute(update(QUARANTINE).values(resolved_at=now)
+                 .where(bulk.one_of(conn, QUARANTINE.c.url, urls), QUARANTINE.c.resolved_at.is_(None)))
 
 
 def save_page_states(
