@@ -38,6 +38,7 @@ _PAPER_VALUES = attrgetter(*_PAPER_FIELDS)  # a record's values, as a tuple
 _PAPER_COLUMNS = (*_PAPER_FIELDS, "title_key", "first_seen_at")  # of a new paper's row
 _TITLE_KEY_INDEX = _PAPER_COLUMNS.index("title_key")
 _KEY_COLUMNS = {"arxiv": PAPERS.c.arxiv_id, "doi": PAPERS.c.doi, "title": PAPERS.c.title_key}
+_PAPER_ROW_COLUMNS = [PAPERS.c.id, PAPERS.c.title_key, *(PAPERS.c[name] for name in _PAPER_FIELDS)]  # a merge reads
 _METRICS = ("h_index", "citations", "paper_count", "novelty_pct", "ai_score")
 _PAGE_COLUMNS = ("url", "profile", "etag", "last_modified", "content_sha256", "http_status", "fetched_at",
                  "parser_version")
@@ -236,7 +237,7 @@ def _paper_rows(conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
     ids = set(ids)
     if not ids:
         return {}
-    stmt = select(PAPERS).where(bulk.one_of(conn, PAPERS.c.id, ids))
+    stmt = select(*_PAPER_ROW_COLUMNS).where(bulk.one_of(conn, PAPERS.c.id, ids))
     if conn.dialect.name == "postgresql":
         stmt = stmt.order_by(PAPERS.c.id).with_for_update(key_share=True)
     return {row.id: row for row in conn.execute(stmt)}
@@ -289,9 +290,11 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, cou
     counts.papers_updated += len(changed)
     missing = [i for i, paper_id in enumerate(ids) if paper_id is None]
     if len(missing) == inserted:  # all ours: found by title key
-        by_title = _find_papers(conn, [keys[i][-1] for i in missing])
-        for i in missing:
-            ids[i] = by_title[keys[i][-1]]
+        titles = [keys[i][-1][1] for i in missing]
+        by_title = dict(conn.execute(select(PAPERS.c.title_key, PAPERS.c.id)
+                                     .where(bulk.one_of(conn, PAPERS.c.title_key, titles))).all())
+        for i, title in zip(missing, titles):
+            ids[i] = by_title[title]
     else:  # some inserted by another transaction first: each found, as any paper, by its strongest key
         found_ids = _find_papers(conn, [key for i in missing for key in keys[i]])
         for i in missing:
