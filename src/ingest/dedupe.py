@@ -100,6 +100,33 @@ def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
 def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:
     """Merge records that share any key. Returns the merged papers and, for each input, the
     index of its merged paper. Inputs must be `canonical`; later inputs update earlier ones."""
+    # One pass: a record joins the group owning any of its keys and is merged into it at once. A
+    # record whose keys belong to two groups joins them: then group transitively, from the start.
+    owner: dict[Key, int] = {}
+    merged: list[PaperRecord] = []
+    group_of: list[int] = []
+    for paper in papers:
+        keys = paper_keys(paper)
+        group = None
+        for key in keys:
+            found = owner.get(key)
+            if found is not None and found != group:
+                if group is not None:
+                    return _group_transitively(papers)
+                group = found
+        if group is None:
+            group = len(merged)
+            merged.append(paper)
+        else:
+            merged[group] = merge_papers(merged[group], paper)
+        for key in keys:
+            owner[key] = group
+        group_of.append(group)
+    return merged, group_of
+
+
+def _group_transitively(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:
+    """`group_papers` by union-find over shared keys."""
     parent = list(range(len(papers)))
 
     def find(i: int) -> int:
