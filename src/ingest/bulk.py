@@ -82,10 +82,11 @@ def _processed(column: tuple, process: Callable | None) -> list:
 
 @lru_cache(maxsize=64)
 def _row_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
-    """The one-row INSERT and its positional parameters' order (None for named parameters)."""
+    """The one-row INSERT and its positional parameters' order (None for named parameters). Inline:
+    without the RETURNING of the new row's id that PostgreSQL's would otherwise carry."""
     insert = (postgresql if dialect.name == "postgresql" else sqlite).insert
-    compiled = insert(table).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing().compile(
-        dialect=dialect)
+    stmt = insert(table).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing().inline()
+    compiled = stmt.compile(dialect=dialect)
     order = tuple(compiled.positiontup) if compiled.positional else None
     if order is not None and sorted(order) != sorted(columns):
         raise AssertionError(f"unexpected parameters {order} for columns {columns}")
