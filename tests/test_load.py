@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import uuid
@@ -229,6 +230,22 @@ def test_a_new_paper_another_loader_inserted_first_is_linked_but_not_counted(eng
     assert counts.papers_inserted == 1 and count(engine, Paper) == 2
     raced, new = rows(engine, Paper)
     assert {(r.author_id, r.paper_id) for r in rows(engine, Authorship)} == {(1, raced.id), (2, raced.id), (2, new.id)}
+
+
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(engine):
+    """The collector pauses while a batch loads, and comes back on afterwards, a failed load included."""
+    assert gc.isenabled()
+    load(engine, profile(author(), [paper()]))
+    assert gc.isenabled()
+    with pytest.raises(AttributeError):
+        load(engine, profile(author("2"), [None]))  # type: ignore[list-item]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load(engine, profile(author("3"), [paper()]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_insert_ignoring_conflicts_returns_only_the_rows_it_inserted(engine):

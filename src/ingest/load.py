@@ -8,7 +8,9 @@ the many-row inserts go through the driver's executemany (`ingest.bulk`).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
@@ -140,6 +142,28 @@ def load_profiles(
     conn: Connection, profiles: Sequence[ProfileLoad], *, now: datetime, parser_version: str
 ) -> LoadCounts:
     """Load complete profiles inside the caller's transaction, which this must begin."""
+    with _collector_paused():
+        return _load_profiles(conn, profiles, now, parser_version)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a batch loads. A batch makes tens of thousands of
+    containers that live until it ends, and they set off full collections, each of which scans every
+    object of the process (the caller's extracted pages too): one took 0.13 s of a 0.66 s load into
+    PostgreSQL. Reference counting frees the batch's objects all the same; cycles wait for the next
+    collection."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], now: datetime, parser_version: str
+                   ) -> LoadCounts:
     lock_profiles(conn, [profile.profile for profile in profiles])
     counts = LoadCounts()
     listings: list[_Listing] = []
