@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.dedupe import (
+    _group_transitively,
     canonical,
     group_papers,
     merge_papers,
@@ -271,6 +274,21 @@ def test_later_inputs_update_earlier_ones_in_a_group():
 
 def test_no_papers_make_no_groups():
     assert group_papers([]) == ([], [])
+
+
+# Few titles, ids and DOIs, so records share keys often and now and then one ties two groups together.
+records = st.builds(
+    lambda title, arxiv, doi, abstract: paper(title, arxiv_id=arxiv, doi=doi, abstract=abstract),
+    st.sampled_from(["Alpha", "Beta", "Gamma", "Delta"]),
+    st.sampled_from([None, "2401.00001", "2401.00002", "2401.00003"]),
+    st.sampled_from([None, "10.1/a", "10.1/b"]),
+    st.sampled_from([None, "one", "two"]),
+)
+
+
+@given(st.lists(records, max_size=12))
+def test_grouping_in_one_pass_equals_grouping_by_union_find(papers):
+    assert group_papers(papers) == _group_transitively(papers)
 
 
 def test_a_title_key_fits_its_column_however_far_normalisation_expands_the_title():

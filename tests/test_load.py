@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
+from ingest import load as loader
 from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper, make_engine
 from ingest.load import PageState, ProfileLoad, insert_ignoring_conflicts, load_profiles
 from ingest.records import AuthorRecord, PaperRecord, ProfilePage
@@ -210,6 +212,40 @@ def test_an_author_listed_twice_in_one_batch_ends_up_as_listed_last(engine):
     first, second = paper("First", arxiv_id="2201.00001"), paper("Second", arxiv_id="2201.00002")
     load(engine, profile(author("5"), [first, second]), profile(author("5"), [second]))
     assert [(r.position, r.removed_at is None) for r in rows(engine, Authorship)] == [(1, False), (1, True)]
+
+
+def test_a_new_paper_another_loader_inserted_first_is_linked_but_not_counted(engine, monkeypatch):
+    """The first lookup misses a paper that another transaction then inserts: this load's insert
+    skips it, counts only its own rows, and links the author to the other's row."""
+    load(engine, profile(author("1"), [paper("Raced", arxiv_id="2001.00001")]))
+    lookups = []
+
+    def first_lookup_too_early(conn, keys):
+        lookups.append(keys)
+        return {} if len(lookups) == 1 else find_papers(conn, keys)
+
+    find_papers = loader._find_papers
+    monkeypatch.setattr(loader, "_find_papers", first_lookup_too_early)
+    counts = load(engine, profile(author("2"), [paper("Other title", arxiv_id="2001.00001"), paper("New")]))
+    assert counts.papers_inserted == 1 and count(engine, Paper) == 2
+    raced, new = rows(engine, Paper)
+    assert {(r.author_id, r.paper_id) for r in rows(engine, Authorship)} == {(1, raced.id), (2, raced.id), (2, new.id)}
+
+
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(engine):
+    """The collector pauses while a batch loads, and comes back on afterwards, a failed load included."""
+    assert gc.isenabled()
+    load(engine, profile(author(), [paper()]))
+    assert gc.isenabled()
+    with pytest.raises(AttributeError):
+        load(engine, profile(author("2"), [None]))  # type: ignore[list-item]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load(engine, profile(author("3"), [paper()]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_insert_ignoring_conflicts_returns_only_the_rows_it_inserted(engine):

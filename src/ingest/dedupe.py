@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from datetime import date
 from functools import lru_cache
 
 from ingest.records import PaperRecord
@@ -20,7 +21,6 @@ Key = tuple[str, str]  # (kind, value): ("arxiv", "2306.13239"), ("doi", ...), (
 TITLE_KEY_MAX = 600  # the column's width; NFKC can make a 40-character title 700 long
 
 
-@lru_cache(maxsize=8192)  # a batch asks for each title several times (grouping, lookups, inserts)
 def normalise_title(title: str) -> str:
     """NFKC, case-folded, punctuation and whitespace collapsed to single spaces."""
     folded = unicodedata.normalize("NFKC", title).casefold()
@@ -28,10 +28,16 @@ def normalise_title(title: str) -> str:
 
 
 def title_key(paper: PaperRecord) -> str:
-    year = f"|{paper.published_on.year}" if paper.published_on else "|"
-    return normalise_title(paper.title)[: TITLE_KEY_MAX - len(year)] + year
+    return _title_key(paper.title, paper.published_on)
 
 
+@lru_cache(maxsize=8192)  # a batch asks for each title several times (grouping, lookups, inserts)
+def _title_key(title: str, published_on: date | None) -> str:
+    year = f"|{published_on.year}" if published_on else "|"
+    return normalise_title(title)[: TITLE_KEY_MAX - len(year)] + year
+
+
+@lru_cache(maxsize=8192)  # each paper's id comes once per co-author listing it
 def normalise_arxiv_id(arxiv_id: str) -> str:
     return _ARXIV_VERSION.sub("", arxiv_id.strip().lower())
 
@@ -53,7 +59,8 @@ def canonical(paper: PaperRecord) -> PaperRecord:
 
 
 def paper_keys(paper: PaperRecord) -> list[Key]:
-    """Every key the paper can be found by; `paper` must be `canonical`."""
+    """Every key the paper can be found by, strongest first: the title key, which every paper has, is
+    last. `paper` must be `canonical`."""
     keys: list[Key] = []
     if paper.arxiv_id:
         keys.append(("arxiv", paper.arxiv_id))
@@ -70,7 +77,9 @@ def _empty(value: object) -> bool:
 def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
     """`seen` updates `known`, except that a known value never gives way to an empty one and a
     complete author list never gives way to a truncated one."""
-    if seen == known:  # the usual case: one paper listed alike on several co-authors' pages
+    # The usual case: one paper listed alike on several co-authors' pages. (Values compared
+    # directly: pydantic's == checks more, and costs more than the rest of a batch's grouping.)
+    if seen.__dict__ == known.__dict__:
         return known
     update = {}
     for name in PaperRecord.model_fields:
@@ -91,6 +100,33 @@ def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
 def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:
     """Merge records that share any key. Returns the merged papers and, for each input, the
     index of its merged paper. Inputs must be `canonical`; later inputs update earlier ones."""
+    # One pass: a record joins the group owning any of its keys and is merged into it at once. A
+    # record whose keys belong to two groups joins them: then group transitively, from the start.
+    owner: dict[Key, int] = {}
+    merged: list[PaperRecord] = []
+    group_of: list[int] = []
+    for paper in papers:
+        keys = paper_keys(paper)
+        group = None
+        for key in keys:
+            found = owner.get(key)
+            if found is not None and found != group:
+                if group is not None:
+                    return _group_transitively(papers)
+                group = found
+        if group is None:
+            group = len(merged)
+            merged.append(paper)
+        else:
+            merged[group] = merge_papers(merged[group], paper)
+        for key in keys:
+            owner[key] = group
+        group_of.append(group)
+    return merged, group_of
+
+
+def _group_transitively(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:
+    """`group_papers` by union-find over shared keys."""
     parent = list(range(len(papers)))
 
     def find(i: int) -> int:
@@ -119,12 +155,3 @@ def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list
             merged[roots[root]] = merge_papers(merged[roots[root]], paper)
         group_of.append(roots[root])
     return merged, group_of
-
-
-def unique_keys(papers: Iterable[PaperRecord]) -> dict[str, set[str]]:
-    """All keys of `papers`, by kind, for looking them up in the database."""
-    out: dict[str, set[str]] = {"arxiv": set(), "doi": set(), "title": set()}
-    for paper in papers:
-        for kind, value in paper_keys(paper):
-            out[kind].add(value)
-    return out
