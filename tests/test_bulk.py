@@ -83,3 +83,16 @@ def test_one_of_finds_exactly_its_values(engine):
         assert titles(PAPERS.c.id, ids[1:]) == [PAPER_ROWS[1]["title"]]
         assert titles(PAPERS.c.title_key, []) == []
         assert titles(PAPERS.c.title, ["x" * 5000]) == []
+
+
+def test_insert_ignoring_conflicts_returns_only_the_rows_it_inserted(engine):
+    with engine.begin() as conn:
+        bulk.insert_ignoring_conflicts(conn, PAPERS, [paper_row("Kept", "2301.00001")])
+        inserted = bulk.insert_ignoring_conflicts(conn, PAPERS, [paper_row("Kept", "2301.00001"),
+                                             paper_row("New", "2301.00002")], returning=(PAPERS.c.title,))
+    assert [tuple(r) for r in inserted] == [("New",)]
+
+
+def paper_row(title: str, arxiv_id: str) -> dict:
+    return {"title": title, "arxiv_id": arxiv_id, "title_key": f"{title.lower()}|2020", "authors": [], "orgs": [],
+            "has_code": False, "authors_truncated": False, "first_seen_at": T0}

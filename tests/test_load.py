@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from ingest import load as loader
 from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper, make_engine
-from ingest.load import PageState, ProfileLoad, insert_ignoring_conflicts, load_profiles
+from ingest.load import PageState, ProfileLoad, load_profiles
 from ingest.records import AuthorRecord, PaperRecord, ProfilePage
 from tests.dbutil import count, dump_records, rows
 
@@ -246,16 +246,3 @@ def test_a_load_leaves_the_garbage_collector_as_it_found_it(engine):
         assert not gc.isenabled()
     finally:
         gc.enable()
-
-
-def test_insert_ignoring_conflicts_returns_only_the_rows_it_inserted(engine):
-    with engine.begin() as conn:
-        insert_ignoring_conflicts(conn, Paper.__table__, [paper_row("Kept", "2301.00001")])
-        inserted = insert_ignoring_conflicts(conn, Paper.__table__, [paper_row("Kept", "2301.00001"),
-                                             paper_row("New", "2301.00002")], returning=(Paper.__table__.c.title,))
-    assert [tuple(r) for r in inserted] == [("New",)]
-
-
-def paper_row(title: str, arxiv_id: str) -> dict:
-    return {"title": title, "arxiv_id": arxiv_id, "title_key": f"{title.lower()}|2020", "authors": [], "orgs": [],
-            "has_code": False, "authors_truncated": False, "first_seen_at": T0}

@@ -10,20 +10,23 @@ the database's own work. Here:
   Date, DateTime, Boolean, as the dialect needs them) runs over the whole column, so the stored
   values are those SQLAlchemy itself writes and reads back.
 - `one_of` is `column IN values` with all the values in one parameter.
+- `insert_ignoring_conflicts` (for the few rows whose RETURNING is wanted) and `update_by_id` are
+  SQLAlchemy's own executemany.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from functools import lru_cache
 
 from sqlalchemy import (
-    Boolean, Column, ColumnElement, Connection, Date, DateTime, Dialect, Integer, String, Table, TypeDecorator, any_,
-    bindparam, cast, func, select,
+    Boolean, Column, ColumnElement, Connection, Date, DateTime, Dialect, Integer, Row, String, Table, TypeDecorator,
+    any_, bindparam, cast, func, select, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+CHUNK = 500  # rows per multi-row statement: well under SQLite's and PostgreSQL's parameter limits
 _NARROW_TYPES = (Integer, Boolean, Date, DateTime)
 
 
@@ -51,6 +54,32 @@ def insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     return conn.exec_driver_sql(sql, params).rowcount
 
 
+def insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict], returning: Sequence[Column] = ()
+                              ) -> list[Row]:
+    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect; returns `returning` of the rows
+    actually inserted (a row another transaction inserted first is not among them)."""
+    if not rows:
+        return []
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).on_conflict_do_nothing()
+    if not returning:
+        for chunk in _chunks(rows):
+            conn.execute(stmt, list(chunk))
+        return []
+    return [row for chunk in _chunks(rows) for row in conn.execute(stmt.returning(*returning), list(chunk))]
+
+
+def update_by_id(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """Executemany UPDATE; every row carries `_id` and the same set of columns."""
+    by_columns: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(sorted(k for k in row if k != "_id")), []).append(row)
+    for columns, group in by_columns.items():
+        group.sort(key=lambda row: row["_id"])  # every writer locks rows in id order: no deadlocks between them
+        stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in columns})
+        conn.execute(stmt, group)
+
+
 def one_of(conn: Connection, column: Column, values: Collection[str | int]) -> ColumnElement[bool]:
     """`column IN values`, with all the values in one bound parameter: one statement however many
     there are, and no placeholder per value for SQLAlchemy to render and bind. PostgreSQL: an array
@@ -59,6 +88,11 @@ def one_of(conn: Connection, column: Column, values: Collection[str | int]) -> C
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(_unbounded(column.type))))
     listed = func.json_each(bindparam(None, json.dumps(list(values)), type_=String())).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start: start + size]
 
 
 @lru_cache(maxsize=64)

@@ -16,15 +16,13 @@ from datetime import datetime
 from itertools import count
 from operator import attrgetter, itemgetter
 
-from sqlalchemy import Column, Connection, Row, Table, bindparam, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Connection, Row, Table, select, text, update
 
 from ingest import bulk, dedupe
+from ingest.bulk import insert_ignoring_conflicts
 from ingest.db import Author, Authorship, AuthorSnapshot, Page, Paper, Quarantine
 from ingest.records import AuthorRecord, PaperRecord, ProfilePage, construct
 from ingest.shards import stable_hash
-
-CHUNK = 500  # rows per statement: well under SQLite's and PostgreSQL's parameter limits
 
 AUTHORS: Table = Author.__table__
 PAPERS: Table = Paper.__table__
@@ -89,26 +87,6 @@ class _Listing:
     pages: list[tuple[int, int, int]] = field(default_factory=list)
 
 
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start: start + size]
-
-
-def insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict], returning: Sequence[Column] = ()
-                              ) -> list[Row]:
-    """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect; returns `returning` of the rows
-    actually inserted (a row another transaction inserted first is not among them)."""
-    if not rows:
-        return []
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing()
-    if not returning:
-        for chunk in _chunks(rows):
-            conn.execute(stmt, list(chunk))
-        return []
-    return [row for chunk in _chunks(rows) for row in conn.execute(stmt.returning(*returning), list(chunk))]
-
-
 def lock_profiles(conn: Connection, profiles: Iterable[str]) -> None:
     """Make other transactions that load any of `profiles` wait for this one; call first in a transaction.
 
@@ -125,17 +103,6 @@ def lock_profiles(conn: Connection, profiles: Iterable[str]) -> None:
                      {"keys": keys})
     elif conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _update_by_id(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Executemany UPDATE; every row carries `_id` and the same set of columns."""
-    by_columns: dict[tuple[str, ...], list[dict]] = {}
-    for row in rows:
-        by_columns.setdefault(tuple(sorted(k for k in row if k != "_id")), []).append(row)
-    for columns, group in by_columns.items():
-        group.sort(key=lambda row: row["_id"])  # every writer locks rows in id order: no deadlocks between them
-        stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in columns})
-        conn.execute(stmt, group)
 
 
 def load_profiles(
@@ -213,7 +180,7 @@ def _load_authors(
     new_rows.sort(key=lambda r: (r["source"], r["source_id"]))
     inserted = insert_ignoring_conflicts(
         conn, AUTHORS, new_rows, returning=(AUTHORS.c.id, AUTHORS.c.source, AUTHORS.c.source_id))
-    _update_by_id(conn, AUTHORS, changed)
+    bulk.update_by_id(conn, AUTHORS, changed)
     counts.authors_inserted += len(inserted)
     counts.authors_updated += len(changed)
     ids = {key: row.id for key, row in existing.items()}
@@ -309,7 +276,7 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], now: datetime, cou
             changed.append(diff | {"_id": row.id})
     new_rows.sort(key=itemgetter(_TITLE_KEY_INDEX))  # key order, as for authors
     inserted = bulk.insert_many(conn, PAPERS, _PAPER_COLUMNS, new_rows)
-    _update_by_id(conn, PAPERS, changed)
+    bulk.update_by_id(conn, PAPERS, changed)
     counts.papers_inserted += inserted
     counts.papers_updated += len(changed)
     missing = [i for i, paper_id in enumerate(ids) if paper_id is None]
@@ -360,7 +327,7 @@ def _sync_authorships(conn: Connection, listings: list[_Authorships], now: datet
             elif row.position != position or row.removed_at is not None:
                 changed.append({"_id": row.id, "position": position, "removed_at": None})
     bulk.insert_many(conn, AUTHORSHIPS, ("author_id", "paper_id", "position"), new_rows)
-    _update_by_id(conn, AUTHORSHIPS, changed)
+    bulk.update_by_id(conn, AUTHORSHIPS, changed)
     return len(new_rows) + len(changed)
 
 
@@ -404,4 +371,4 @@ def save_page_states(
             change["parser_version"] = parser_version
         changed.append(change)
     bulk.insert_many(conn, PAGES, _PAGE_COLUMNS, new_rows)
-    _update_by_id(conn, PAGES, changed)
+    bulk.update_by_id(conn, PAGES, changed)
