@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, func, select, update
 
-from ingest import batch
 from ingest.batch import PackedPage, Problem, ProfileOutcome, body_text, problem
 from ingest.config import Settings
 from ingest.db import IngestRun, Page, RunCounts, make_engine, utcnow
@@ -256,12 +255,7 @@ class Refresher:
 
     # -- writing -------------------------------------------------------------------------------
     async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
-        if any(outcome.loaded for outcome in outcomes):
-            url = self.engine.url.render_as_string(hide_password=False)
-            written = await self.workers.write(url, outcomes, self.run_id)
-        else:  # page states and quarantine only: not worth starting a worker for
-            async with self.workers.write_lock:
-                written = await asyncio.to_thread(batch.write, self.engine, outcomes, self.run_id)
+        written = await self.workers.write(self.engine, outcomes, self.run_id)
         counts = RunCounts()
         for outcome in outcomes:
             if problems := written.failed.get(outcome.profile):

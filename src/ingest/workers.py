@@ -2,7 +2,7 @@
 
 The event loop's process only fetches and walks profiles: extraction returns a `PackedPage` (its
 records stay pickled), and a batch's write gets those bytes back and unpacks them in the worker, so
-no record is ever rebuilt in the event loop's process. Writes go one at a time (`write_lock`): SQLite
+no record is ever rebuilt in the event loop's process. Writes go one at a time: SQLite
 writers running side by side only wait in its busy handler's sleeps.
 
 Workers are spawned, not forked: a forked worker would inherit every socket the parent holds (its
@@ -68,20 +68,24 @@ def default_workers() -> int:
 
 
 class Workers:
-    """`await workers.extract(body, url)` is `profile_site.extract(body, url)` packed, and
-    `await workers.write(url, outcomes, run_id)` is `batch.write`, each run in a worker process."""
+    """`await workers.extract(body, url)` is `profile_site.extract(body, url)` packed, run in a worker
+    process; `await workers.write(engine, outcomes, run_id)` is `batch.write`, one at a time."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
-        self.write_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
         self._pool: ProcessPoolExecutor | None = None  # started on first use: unchanged runs never need it
 
     async def extract(self, body: bytes, url: str) -> PackedPage:
         return await self._run(_extract_packed, body, url)
 
-    async def write(self, database_url: str, outcomes: list[ProfileOutcome], run_id: int | None) -> Written:
-        async with self.write_lock:
-            return await self._run(_write, database_url, outcomes, run_id)
+    async def write(self, engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None) -> Written:
+        async with self._write_lock:
+            if any(outcome.loaded for outcome in outcomes):
+                url = engine.url.render_as_string(hide_password=False)
+                return await self._run(_write, url, outcomes, run_id)
+            # Page states and quarantine only: not worth starting a worker for.
+            return await asyncio.to_thread(write, engine, outcomes, run_id)
 
     async def _run(self, function, *args) -> Any:
         if self._pool is None:
