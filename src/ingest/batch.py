@@ -45,16 +45,16 @@ class PackedPage:
         author = page.author.__dict__
         values = (tuple(author[name] for name in _AUTHOR_FIELDS),
                   [tuple(paper.__dict__[name] for name in _PAPER_FIELDS) for paper in page.papers],
-                  page.first_position, page.next_url)
+                  page.first_position)
         return cls(page.next_url, len(page.papers), page.author.paper_count,
                    pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL))
 
     def unpack(self) -> ProfilePage:
         # Every value was typed by the extractor that packed it: no validation again.
-        author, papers, first_position, next_url = pickle.loads(self.data)
+        author, papers, first_position = pickle.loads(self.data)
         return ProfilePage(construct(AuthorRecord, dict(zip(_AUTHOR_FIELDS, author))),
                            [construct(PaperRecord, dict(zip(_PAPER_FIELDS, paper))) for paper in papers],
-                           first_position, next_url)
+                           first_position, self.next_url)
 
 
 @dataclass(slots=True)
