@@ -15,14 +15,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 
-from ingest.flows.local_server import free_port
+from ingest.flows.local_server import free_port, local_server
+from tests.dbutil import scratch_schema
 
 HOST = "127.0.0.1"  # the bench never talks to anything but loopback
 PG_URL = os.environ.get("INGEST_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -50,10 +51,10 @@ class Server:
 
     name: str
     base: str
-    process: subprocess.Popen
+    pid: int
 
     def cpu_s(self) -> float:
-        process = psutil.Process(self.process.pid)
+        process = psutil.Process(self.pid)
         return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
 
 
@@ -66,7 +67,7 @@ def site_server(profiles: int) -> Iterator[Server]:
     base = f"http://{HOST}:{port}"
     try:
         _wait_until(lambda: httpx.get(f"{base}/robots.txt", timeout=1).status_code == 200, process, "ingest site")
-        yield Server("site", base, process)
+        yield Server("site", base, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -74,41 +75,17 @@ def site_server(profiles: int) -> Iterator[Server]:
 
 @contextmanager
 def prefect_server() -> Iterator[tuple[Server, float]]:
-    """A local `prefect server start` with a throwaway home; yields it (`base` is its API URL) and its
-    start-up seconds."""
-    port = free_port()
+    """A local `prefect server start` (the one `ingest serve` starts) with a throwaway home; yields it
+    (`base` is its API URL) and its start-up seconds."""
     with tempfile.TemporaryDirectory(prefix="bench-prefect-") as home:
-        env = os.environ | QUIET_ENV | {"PREFECT_HOME": home}
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
-                                    "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://{HOST}:{port}/api"
-        try:
-            _wait_until(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, process, "prefect server")
-            yield Server("prefect", url, process), time.perf_counter() - started
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        with local_server(Path(home), free_port(), QUIET_ENV) as (url, pid):
+            yield Server("prefect", url, pid), time.perf_counter() - started
 
 
-@contextmanager
-def pg_schema() -> Iterator[str]:
+def pg_schema() -> AbstractContextManager[str]:
     """A fresh schema in the bench PostgreSQL, dropped afterwards; yields a URL whose search_path is it."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return scratch_schema(PG_URL, "bench")
 
 
 def run_worker(job: str, *servers: Server, env: dict[str, str] | None = None, **args) -> dict:

@@ -79,7 +79,7 @@ def prefect_api(home: Path) -> Iterator[str]:
     if configured := PREFECT_API_URL.value():
         yield configured
         return
-    with local_server(home) as url:
+    with local_server(home) as (url, _):
         os.environ["PREFECT_API_URL"] = url  # for the processes that run the flows
         try:
             with temporary_settings({PREFECT_API_URL: url}):

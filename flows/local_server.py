@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -30,10 +31,15 @@ def free_port(preferred: int = 0) -> int:
         return probe.getsockname()[1]
 
 
+class LocalServer(NamedTuple):
+    url: str  # its API URL
+    pid: int
+
+
 @contextmanager
-def local_server(home: Path, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+def local_server(home: Path, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[LocalServer]:
     """Start `prefect server start` with PREFECT_HOME=`home` (its database: `home`/prefect.db) and `env`
-    added to ours; yields its API URL once healthy; stops it after."""
+    added to ours; yields it once healthy; stops it after."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or free_port(PREFERRED_PORT)
     url = f"http://{HOST}:{port}/api"
@@ -52,7 +58,7 @@ def local_server(home: Path, port: int | None = None, env: dict[str, str] | None
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"the local Prefect server did not start (log: {log_path}):\n{tail}")
             time.sleep(0.25)
-        yield url
+        yield LocalServer(url, server.pid)
     finally:
         server.terminate()
         try:

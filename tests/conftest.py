@@ -9,21 +9,20 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from ingest.config import Settings, load_settings
 from ingest.db import make_engine
 from ingest.flows.local_server import free_port as _free_port
 from ingest.site.corpus import Corpus
 from ingest.site.server import Site, serve_in_thread
+from tests.dbutil import scratch_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -55,34 +54,19 @@ def _isolated_config(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
-@contextmanager
-def _pg_schema() -> Iterator[str]:
-    """A URL of a fresh schema of the test PostgreSQL, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ingest.db'}"
         return
-    with _pg_schema() as url:
+    with scratch_schema(PG_URL, "t") as url:
         yield url
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """PostgreSQL only, for what SQLite cannot do: several writers at once, several machines. Mark tests `postgres`."""
-    with _pg_schema() as url:
+    with scratch_schema(PG_URL, "t") as url:
         yield url
 
 
@@ -141,7 +125,7 @@ def prefect_api(tmp_path_factory) -> Iterator[str]:
     from ingest.flows.local_server import local_server
 
     previous = os.environ.get("PREFECT_API_URL")
-    with local_server(tmp_path_factory.mktemp("prefect-home"), _free_port(), PREFECT_SERVER_ENV) as url:
+    with local_server(tmp_path_factory.mktemp("prefect-home"), _free_port(), PREFECT_SERVER_ENV) as (url, _):
         os.environ["PREFECT_API_URL"] = url  # for subprocesses
         # Prefect reads its settings when imported: point this process at the server too.
         from prefect.settings import PREFECT_API_URL, temporary_settings

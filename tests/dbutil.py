@@ -1,11 +1,31 @@
-"""Reading databases back in tests."""
+"""Reading databases back in tests, and throwaway PostgreSQL schemas (the bench uses them too)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, func, select, text
 
 from ingest.db import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper
 from ingest.records import AuthorRecord, PaperRecord
+
+
+@contextmanager
+def scratch_schema(admin_url: str, prefix: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL at `admin_url`, dropped afterwards; yields a URL whose search_path
+    is it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{admin_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def dump_records(engine: Engine) -> dict[str, list[tuple]]:
