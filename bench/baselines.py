@@ -15,7 +15,7 @@ from selectolax.lexbor import LexborHTMLParser
 from sqlmodel import Session, select
 
 from ingest import dedupe
-from ingest.db import Author, Authorship, Page, Paper, make_engine
+from ingest.store import Author, Authorship, Page, Paper, make_engine
 from ingest.site.corpus import Corpus
 
 from bench.measure import clock, result, with_rows

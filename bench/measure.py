@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import create_engine, func, select
 
-from ingest.db import RECORD_TABLES, Page
+from ingest.store import RECORD_TABLES, Page
 
 TABLES = [model.__table__ for model in (*RECORD_TABLES, Page)]
 

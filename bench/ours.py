@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 from ingest.config import HttpSettings, Settings
-from ingest.db import make_engine, utcnow
-from ingest.fetch import Fetcher
-from ingest.load import load_profiles
-from ingest.refresh import refresh as library_refresh
+from ingest.store import make_engine, utcnow
+from ingest.http.fetch import Fetcher
+from ingest.store.load import load_profiles
+from ingest.pipeline.refresh import refresh as library_refresh
 from ingest.site.corpus import Corpus
 
 from bench.measure import clock, result, with_rows

@@ -7,7 +7,7 @@ import time
 from bs4 import BeautifulSoup
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.extract.profile_site import extract
+from ingest.sources.scholarfeed.extract import extract
 from ingest.site.corpus import Corpus
 
 from bench.sample import pages

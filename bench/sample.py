@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.extract.profile_site import extract
-from ingest.load import PageState, ProfileLoad
+from ingest.sources.scholarfeed.extract import extract
+from ingest.store.load import PageState, ProfileLoad
 from ingest.site.corpus import Corpus
 
 BASE = "http://127.0.0.1"  # only names the pages: nothing is fetched

@@ -12,8 +12,8 @@ from prefect.cache_policies import NO_CACHE
 
 from ingest import redact
 from ingest.config import load_settings
-from ingest.db import IngestRun, RunCounts
-from ingest.refresh import Refresher
+from ingest.store import IngestRun, RunCounts
+from ingest.pipeline.refresh import Refresher
 from ingest.shards import Shard
 
 

@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from ingest.config import Settings, load_settings
-from ingest.db import make_engine
+from ingest.store import make_engine
 from ingest.flows.local_server import free_port as _free_port
 from ingest.site.corpus import Corpus
 from ingest.site.server import Site, serve_in_thread

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, func, select, text
 
-from ingest.db import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper
+from ingest.store import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper
 from ingest.records import AuthorRecord, PaperRecord
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from ingest.config import load_settings
-from ingest.refresh import refresh
+from ingest.pipeline.refresh import refresh
 
 if __name__ == "__main__":
     settings = load_settings()

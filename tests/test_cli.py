@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingest.db import Author, Authorship, Paper, make_engine
+from ingest.store import Author, Authorship, Paper, make_engine
 from ingest.site.corpus import Corpus
 from tests.conftest import _free_port
 from tests.dbutil import dump_records
-from tests.test_extract_profile_site import EXPECTED_PAPERS
+from tests.sources.scholarfeed.test_extract import EXPECTED_PAPERS
 
 INGEST = str(Path(sys.executable).with_name("ingest"))
 
@@ -119,7 +119,7 @@ def test_passwords_never_reach_the_output(prefect_api, database_url, site_url, t
 def test_page_text_is_printed_as_text_not_console_markup(tmp_path, capsys):
     from ingest.cli import _print_seed_author
     from ingest.config import load_settings
-    from ingest.db import Author, Paper, make_engine, utcnow
+    from ingest.store import Author, Paper, make_engine, utcnow
 
     url = f"sqlite:///{tmp_path / 'x.db'}"
     engine = make_engine(url)
@@ -136,7 +136,7 @@ def test_page_text_is_printed_as_text_not_console_markup(tmp_path, capsys):
 
 
 def test_run_refuses_an_outdated_database_until_db_upgrade(site_url, tmp_path):
-    from ingest import migrate
+    from ingest.store import migrate
 
     database_url = f"sqlite:///{tmp_path / 'old.db'}"  # both dialects: tests/test_migrate.py
     migrate.upgrade(make_engine(database_url, check=False), "0001")

@@ -17,7 +17,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from ingest.config import load_settings
-from ingest.db import Author, IngestRun, make_engine
+from ingest.store import Author, IngestRun, make_engine
 from ingest.flows.deployments import SERVE_TAG, build, prune
 from ingest.schedules import deployment_specs
 from tests.conftest import PREFECT_SERVER_ENV

@@ -6,7 +6,7 @@ import asyncio
 
 from prefect.client.orchestration import get_client
 
-from ingest.db import Author, Paper
+from ingest.store import Author, Paper
 from ingest.flows.refresh_profiles import refresh_profiles
 from tests.dbutil import count, dump_records
 

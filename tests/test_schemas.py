@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ingest.db import RECORD_TABLES
+from ingest.store import RECORD_TABLES
 from ingest.schemas import record_schemas, write_schemas
 from tests.conftest import ROOT
 

@@ -45,8 +45,8 @@ def _settings(config: Path | None, **overrides) -> Settings:
 
 def _engine(settings: Settings):
     """The database engine, initialising an empty database; exit 2 when its schema is outdated."""
-    from ingest.db import make_engine
-    from ingest.migrate import SchemaOutdated
+    from ingest.store import make_engine
+    from ingest.store.migrate import SchemaOutdated
 
     try:
         return make_engine(settings.database_url)
@@ -62,7 +62,7 @@ def _profile_overrides(urls: list[str] | None, sitemap: str | None) -> dict:
 @contextmanager
 def _progress() -> Iterator[None]:
     """A progress bar on a terminal; silence elsewhere (logs say what happened)."""
-    from ingest.refresh import progress_hook
+    from ingest.pipeline.refresh import progress_hook
 
     if not console.is_terminal:
         yield
@@ -171,7 +171,7 @@ def demo(
 def _print_seed_author(settings: Settings) -> None:
     from sqlalchemy import func, select
 
-    from ingest.db import Author, Authorship
+    from ingest.store import Author, Authorship
 
     engine = _engine(settings)
     with engine.connect() as conn:
@@ -216,7 +216,7 @@ def status(
     """Show the latest runs and their counts."""
     from sqlalchemy import select
 
-    from ingest.db import IngestRun
+    from ingest.store import IngestRun
 
     engine = _engine(_settings(config))
     with engine.connect() as conn:
@@ -326,8 +326,8 @@ def db_upgrade(
     config: ConfigOption = None,
 ) -> None:
     """Bring the configured database (SQLite or PostgreSQL) to the current schema; an empty one is created."""
-    from ingest import migrate
-    from ingest.db import make_engine
+    from ingest.store import migrate
+    from ingest.store import make_engine
 
     engine = make_engine(_settings(config).database_url, check=False)
     before, after = migrate.upgrade(engine, revision)
@@ -342,8 +342,8 @@ def db_downgrade(
     config: ConfigOption = None,
 ) -> None:
     """Take the configured database back to an older schema revision (before running an older ingest)."""
-    from ingest import migrate
-    from ingest.db import make_engine
+    from ingest.store import migrate
+    from ingest.store import make_engine
 
     engine = make_engine(_settings(config).database_url, check=False)
     before, after = migrate.downgrade(engine, revision)
@@ -353,8 +353,8 @@ def db_downgrade(
 @db_app.command("current")
 def db_current(config: ConfigOption = None) -> None:
     """Print the database's schema revision and the one this version of ingest expects."""
-    from ingest import migrate
-    from ingest.db import make_engine
+    from ingest.store import migrate
+    from ingest.store import make_engine
 
     engine = make_engine(_settings(config).database_url, check=False)
     with engine.connect() as conn:
@@ -367,8 +367,8 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="Wh
     """For developers: write a new revision script from the difference between the models and the current head."""
     import tempfile
 
-    from ingest import migrate
-    from ingest.db import make_engine
+    from ingest.store import migrate
+    from ingest.store import make_engine
 
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{scratch}/head.db")  # an empty database, upgraded to head

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from ingest.addresses import parse_networks
+from ingest.http.addresses import parse_networks
 
 DEFAULT_CONFIG = Path("config") / "ingest.toml"
 

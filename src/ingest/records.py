@@ -1,6 +1,6 @@
 """The records ingest extracts: one definition each.
 
-The extractor returns these plain models; `ingest.db` derives its tables from them
+The extractor returns these plain models; `ingest.store` derives its tables from them
 and `schemas/` is generated from those tables, so a field is declared exactly once.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingest.db import RECORD_TABLES
+from ingest.store import RECORD_TABLES
 
 
 def record_schemas() -> dict[str, dict]:

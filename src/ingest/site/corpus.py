@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.extract.profile_site import SOURCE
+from ingest.sources.scholarfeed.extract import SOURCE
 from ingest.records import AuthorRecord, PaperRecord
 from ingest.site.render import render_paper, render_profile_page
 

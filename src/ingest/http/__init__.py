@@ -1,0 +1,1 @@
+"""Fetching: httpx with tenacity retries, per-host pacing, robots.txt, allowed hosts and addresses."""

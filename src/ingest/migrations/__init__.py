@@ -1,1 +1,0 @@
-"""Alembic migrations of the ingest schema (run them with `ingest db upgrade`; see `ingest.migrate`)."""

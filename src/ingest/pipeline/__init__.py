@@ -1,0 +1,1 @@
+"""The jobs: plan profiles, fetch and extract them, write batches (worker processes), keep the run's books."""

@@ -1,0 +1,106 @@
+"""A run's worker processes: extraction and database writes, off the core the event loop fetches on.
+
+The event loop's process only fetches and walks profiles: extraction returns a `PackedPage` (its
+records stay pickled), and a batch's write gets those bytes back and unpacks them in the worker, so
+no record is ever rebuilt in the event loop's process. Writes go one at a time: SQLite
+writers running side by side only wait in its busy handler's sleeps.
+
+Workers are spawned, not forked: a forked worker would inherit every socket the parent holds (its
+HTTP connections, its database connections, a site served in-process), so a connection the parent
+closes or resets stays open until the worker goes. Like any spawned worker they import the caller's
+`__main__` as `__mp_main__`: scripts that use this must guard their entry point with
+`if __name__ == "__main__":`, as the `ingest` command and Prefect's workers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ingest.failpoint import kill_also
+from ingest.pipeline.batch import PackedPage, ProfileOutcome, Written, write
+from ingest.store import make_engine
+from ingest.sources.scholarfeed.extract import extract
+
+_engines: dict[str, Engine] = {}  # in a worker: one engine per database, kept for the worker's life
+
+
+def _extract_packed(body: bytes, url: str) -> PackedPage:
+    return PackedPage.pack(extract(body, url))
+
+
+def _write(database_url: str, outcomes: list[ProfileOutcome], run_id: int | None) -> Written:
+    engine = _engines.get(database_url)
+    if engine is None:
+        engine = _engines[database_url] = make_engine(database_url, check=False)  # the run checked it
+    return write(engine, outcomes, run_id)
+
+
+def _start_worker(parent: int) -> None:
+    """Worker initializer. The modules imported so far live as long as the worker: frozen, they drop
+    out of the garbage collector's full scans, which a batch's many objects set off. A run killed with
+    SIGKILL must not leave its workers behind, holding its pipes and memory (Linux: PR_SET_PDEATHSIG;
+    elsewhere they end when their queue breaks). A failpoint hit in a worker kills the run too: the
+    crash tests mean the run."""
+    gc.freeze()
+    kill_also(parent)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def default_workers() -> int:
+    """As many as the cores this process may use: fetching takes the event loop a fraction of a core,
+    so a worker per core keeps every core busy."""
+    return len(os.sched_getaffinity(0))
+
+
+class Workers:
+    """`await workers.extract(body, url)` is `profile_site.extract(body, url)` packed, run in a worker
+    process; `await workers.write(engine, outcomes, run_id)` is `batch.write`, one at a time."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self._write_lock = asyncio.Lock()
+        self._pool: ProcessPoolExecutor | None = None  # started on first use: unchanged runs never need it
+
+    async def extract(self, body: bytes, url: str) -> PackedPage:
+        return await self._run(_extract_packed, body, url)
+
+    async def write(self, engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None) -> Written:
+        async with self._write_lock:
+            if any(outcome.loaded for outcome in outcomes):
+                url = engine.url.render_as_string(hide_password=False)
+                return await self._run(_write, url, outcomes, run_id)
+            # Page states and quarantine only: not worth starting a worker for.
+            return await asyncio.to_thread(write, engine, outcomes, run_id)
+
+    async def _run(self, function, *args) -> Any:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_worker, initargs=(os.getpid(),))
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): the work in flight fails, later work gets a new pool.
+            if self._pool is pool:
+                self.close()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,1 @@
+"""Scholar Feed (scholarfeed.org): author pages of arXiv papers."""

@@ -1,0 +1,260 @@
+"""Extract an author and their papers from a Scholar Feed author page (scholarfeed.org/author/<id>).
+
+All selectors live in `SELECTORS` and `METRIC_LABELS`: adapting to new markup is a change here only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import lru_cache
+from urllib.parse import urljoin, urlsplit
+
+from pydantic import ValidationError
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ingest.sources.errors import BlockedPage, ExtractionError, LayoutChanged
+from ingest.records import AuthorRecord, PaperRecord, ProfilePage, construct
+
+SOURCE = "scholarfeed"
+# Bump when extraction output changes: pages loaded by an older parser are re-extracted.
+PARSER_VERSION = "profile_site/2"
+
+SELECTORS = {
+    "header": "header.author-header",
+    "name": "h1.author-name",
+    "category": ".category-badge",
+    "metric": ".author-metrics .metric",
+    "metric_label": "dt",
+    "metric_value": "dd",
+    "listing": "ol.paper-list",
+    "card": "article.paper-card",
+    "card_category": ".paper-category",
+    "card_date": ".paper-meta time",
+    "card_code": "a.code-badge",
+    "card_title": ".paper-title",
+    "card_link": ".paper-title a",
+    "card_doi": "a.doi",
+    "card_author": ".paper-byline .author",
+    "card_et_al": ".paper-byline .et-al",
+    "card_org": ".paper-byline .org",
+    "card_abstract": ".paper-abstract",
+    "next": 'a[rel="next"]',
+}
+METRIC_LABELS = {
+    "h-index": "h_index",
+    "papers": "paper_count",
+    "citations": "citations",
+    "novelty": "novelty_pct",
+    "ai score": "ai_score",
+}
+# Interstitials served with status 200 instead of the page asked for.
+BLOCK_MARKERS = ("unusual traffic", "captcha", "are you a robot", "verify you are human")
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_DATE = re.compile(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),\s*(\d{4})", re.ASCII)
+# New-style ids (2306.13239) and old-style ones with their archive (hep-th/9901001, math.OC/0601001), without
+# version or ".pdf". The id is `[^?#/]+?` spelled as runs between the characters a suffix can start at (v, ".",
+# and the newline `$` may stop before), so the lazy match steps a run at a time, not a character: the same
+# matches in under half the time.
+_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/((?:[a-z-]+(?:\.[A-Z]{2})?/)?[^?#/][^?#/v.\n]*(?:[v.\n][^?#/v.\n]*)*?)"
+                    r"(?:v\d+)?(?:\.pdf)?(?:[?#]|$)")
+MAX_INT = 2**31 - 1  # the database's integer columns
+_AUTHOR_PATH = re.compile(r"/author/([^/?#]+)")
+
+
+def parse_int(text: str) -> int:
+    """'6,445' -> 6445, '60%' -> 60."""
+    digits = text.strip().rstrip("%").replace(",", "").replace("\u202f", "").replace(" ", "")
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_INT:  # isdigit() alone admits "²"
+        raise ExtractionError("malformed", f"not a number: {text!r}")
+    return int(digits)
+
+
+@lru_cache(maxsize=16384)  # a listing's dates repeat across its authors' pages; parsing one costs more than a lookup
+def parse_date(text: str) -> date:
+    """'Jun 22, 2023' -> date(2023, 6, 22), independent of the process locale."""
+    match = _DATE.fullmatch(text.strip())
+    month = _MONTHS.get(match.group(1).lower()) if match else None
+    if not match or not month:
+        raise ExtractionError("malformed", f"not a date: {text!r}")
+    try:
+        return date(int(match.group(3)), month, int(match.group(2)))
+    except ValueError as exc:
+        raise ExtractionError("malformed", f"not a date: {text!r}") from exc
+
+
+def _text(node: LexborNode | None) -> str:
+    return node.text(deep=True).strip() if node is not None else ""
+
+
+def _first(node: LexborNode, key: str) -> LexborNode | None:
+    return node.css_first(SELECTORS[key])
+
+
+def _check_blocked(tree: LexborHTMLParser) -> None:
+    body = tree.body
+    text = _text(body).lower() if body is not None else ""
+    if any(marker in text for marker in BLOCK_MARKERS):
+        raise BlockedPage("blocked", "the page is a CAPTCHA or block page, not a profile")
+
+
+def _author(header: LexborNode, url: str) -> AuthorRecord:
+    name = _text(_first(header, "name"))
+    if not name:
+        raise LayoutChanged(["name"])
+    metrics: dict[str, int] = {}
+    labels = 0
+    for metric in header.css(SELECTORS["metric"]):
+        field = METRIC_LABELS.get(_text(_first(metric, "metric_label")).lower())
+        value = _text(_first(metric, "metric_value"))
+        labels += field is not None
+        if field and value:
+            metrics[field] = parse_int(value)
+    if not labels:  # every profile shows its metrics, if only as blanks
+        raise LayoutChanged(["metric"])
+    match = _AUTHOR_PATH.search(urlsplit(url).path)
+    if not match:
+        raise ExtractionError("malformed", f"not an author page URL: {url}")
+    return AuthorRecord(
+        source=SOURCE,
+        source_id=match.group(1),
+        name=name,
+        category=_text(_first(header, "category")) or None,
+        profile_url=profile_url(url),
+        **metrics,
+    )
+
+
+def _card_field_keys() -> dict[str, str]:
+    """What tells each card field's element apart in one pass: the class (or, lacking one, the tag) its
+    selector ends with. '.paper-byline .author' -> 'author', '.paper-meta time' -> 'time'."""
+    keys: dict[str, str] = {}
+    for field in _CARD_FIELDS:
+        last = SELECTORS[field].split()[-1]
+        key = last.rsplit(".", 1)[1] if "." in last else last
+        assert key not in keys, f"card selectors {keys[key]} and {field} end alike: {key}"
+        keys[key] = field
+    return keys
+
+
+_CARD_FIELDS = ("card", "card_category", "card_date", "card_code", "card_title", "card_link", "card_doi",
+                "card_author", "card_et_al", "card_org", "card_abstract")
+# One :is() costs lexbor less than the same list bare, and matches the same elements in the same order.
+_CARD_QUERY = ":is(%s)" % ", ".join(SELECTORS[field] for field in _CARD_FIELDS)
+_CARD_FIELD_OF = _card_field_keys()
+_HREF_FIELDS = frozenset(("card_link", "card_doi", "card_code"))
+_LIST_FIELDS = frozenset(("card_author", "card_org"))
+_MAX_LENGTHS = [(name, m.max_length) for name, info in PaperRecord.model_fields.items()
+                for m in info.metadata if getattr(m, "max_length", None)]
+
+
+def _field(classes: str, node: LexborNode) -> str | None:
+    """The card field of an element the card query matched whose classes are not exactly one field's
+    class: its first known class, or lacking one, its tag."""
+    for name in classes.split():
+        if name in _CARD_FIELD_OF:
+            return _CARD_FIELD_OF[name]
+    return _CARD_FIELD_OF.get(node.tag)
+
+
+def _cards(listing: LexborNode) -> list[dict]:
+    """Each card's raw fields (first match of each, every author and org), in listing order.
+
+    One selector pass over the listing yields cards and their field elements in document order, so a
+    field belongs to the card before it: per-card queries cost several times the page's parse."""
+    cards: list[dict] = []
+    card: dict | None = None
+    field_of = _CARD_FIELD_OF
+    for node in listing.css(_CARD_QUERY):
+        attributes = node.attributes  # one dict of them all costs less than a single node.attrs.get()
+        classes = attributes.get("class")
+        # Mostly the one class that names the field; else the tag, or (rarely) one of several classes.
+        field = field_of.get(classes) or (_field(classes, node) if classes else field_of.get(node.tag))
+        if field == "card":
+            card = {"card_author": [], "card_org": []}
+            cards.append(card)
+        elif card is None or field is None:
+            continue
+        elif field in _LIST_FIELDS:
+            card[field].append(node.text_lexbor().strip())  # text_lexbor() is text(), in one C call
+        elif field in card:  # the first match counts
+            continue
+        elif field in _HREF_FIELDS:
+            card[field] = attributes.get("href") or ""
+        elif field == "card_et_al":  # only its presence counts
+            card[field] = ""
+        else:
+            card[field] = node.text_lexbor().strip()
+    return cards
+
+
+def _paper(card: dict) -> PaperRecord:
+    title = card.get("card_title")
+    if not title:
+        raise LayoutChanged(["card_title"])
+    link, doi, date_text = card.get("card_link"), card.get("card_doi"), card.get("card_date")
+    arxiv = _ARXIV.search(link) if link is not None else None
+    values = {
+        "title": title,
+        "abstract": card.get("card_abstract") or None,
+        "category": card.get("card_category") or None,
+        "published_on": parse_date(date_text) if date_text else None,
+        "has_code": "card_code" in card,
+        "code_url": card.get("card_code") or None,
+        "authors": card["card_author"],
+        "authors_truncated": "card_et_al" in card,
+        "orgs": card["card_org"],
+        "arxiv_id": arxiv.group(1) if arxiv else None,
+        "doi": (doi.split("doi.org/", 1)[-1] or None) if doi else None,
+    }
+    for name, limit in _MAX_LENGTHS:
+        if values[name] is not None and len(values[name]) > limit:
+            raise ExtractionError("malformed", f"{name} longer than {limit} characters: {values[name][:80]!r}...")
+    # Every value has its declared type by construction above: validating again costs more than the parse.
+    return construct(PaperRecord, values)
+
+
+def _next_url(tree: LexborHTMLParser, url: str) -> str | None:
+    link = tree.css_first(SELECTORS["next"])
+    href = link.attributes.get("href") if link is not None else None
+    if not href:
+        return None
+    try:
+        return urljoin(url, href)
+    except ValueError as exc:  # e.g. "http://[" is no URL
+        raise ExtractionError("malformed", f"next link is not a URL: {href!r} ({exc})") from None
+
+
+def profile_url(url: str) -> str:
+    """The profile's identity: its first page's URL, without query or fragment."""
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
+
+
+def extract(html: str | bytes, url: str) -> ProfilePage:
+    """Parse one author page. Raises `ExtractionError` (and only that) when it cannot."""
+    tree = LexborHTMLParser(html)
+    header = tree.css_first(SELECTORS["header"])
+    listing = tree.css_first(SELECTORS["listing"])
+    if header is None or listing is None:
+        _check_blocked(tree)
+        missing = [k for k, node in (("header", header), ("listing", listing)) if node is None]
+        raise LayoutChanged(missing)
+    start = parse_int(listing.attributes.get("start") or "1")
+    cards = _cards(listing)
+    if not cards and listing.css_first("li") is not None:
+        raise LayoutChanged(["card"])
+    if not 1 <= start <= MAX_INT - len(cards):
+        raise ExtractionError("malformed", f"listing start out of range: {start}")
+    try:
+        return ProfilePage(
+            author=_author(header, url),
+            papers=[_paper(card) for card in cards],
+            first_position=start,
+            next_url=_next_url(tree, url),
+        )
+    except ValidationError as exc:  # e.g. a category longer than its column
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ExtractionError("malformed", f"{exc.title}: {problems}") from None

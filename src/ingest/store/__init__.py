@@ -1,0 +1,16 @@
+"""The database: tables, engines and migrations, and the statements that load records into it.
+
+Tables and `make_engine` are re-exported here; the loader (`ingest.store.load`) and its helpers are
+imported from their modules.
+"""
+
+from ingest.store.engine import make_engine
+from ingest.store.tables import (
+    RECORD_TABLES, Author, AuthorSnapshot, Authorship, HostPace, IngestRun, Page, Paper, Quarantine, RunCounts,
+    utcnow,
+)
+
+__all__ = [
+    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "Paper", "Quarantine",
+    "RECORD_TABLES", "RunCounts", "make_engine", "utcnow",
+]

@@ -1,0 +1,142 @@
+"""Database tables, derived from `ingest.records`.
+
+`author`, `paper`, `authorship` and `author_snapshot` change only when the data does; when a page
+was last checked is kept in `page` and `ingest_run`, so an unchanged refresh leaves them byte-identical.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ingest.dedupe import TITLE_KEY_MAX
+from ingest.records import AuthorRecord, PaperRecord
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Author(AuthorRecord, table=True):
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_author_source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    first_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Paper(PaperRecord, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    arxiv_id: str | None = Field(default=None, max_length=32, unique=True)
+    doi: str | None = Field(default=None, max_length=255, unique=True)
+    title_key: str = Field(
+        unique=True, max_length=TITLE_KEY_MAX, description="Normalised title and publication year (see ingest.dedupe)."
+    )
+    first_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Authorship(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("author_id", "paper_id", name="uq_authorship"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="author.id", index=True)
+    paper_id: int = Field(foreign_key="paper.id", index=True)
+    position: int = Field(description="1-based position in the author's listing.")
+    removed_at: datetime | None = Field(default=None, description="When the profile stopped listing the paper.")
+
+
+class AuthorSnapshot(SQLModel, table=True):
+    __tablename__ = "author_snapshot"
+    __table_args__ = (UniqueConstraint("author_id", "observed_at", name="uq_author_snapshot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="author.id")
+    h_index: int | None = None
+    citations: int | None = None
+    paper_count: int | None = None
+    novelty_pct: int | None = None
+    ai_score: int | None = None
+    observed_at: datetime
+
+
+class Page(SQLModel, table=True):
+    """Conditional-GET state of each fetched URL; written only once its content has landed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, max_length=2048)
+    profile: str = Field(index=True, max_length=2048, description="URL of the profile's first page.")
+    etag: str | None = None
+    last_modified: str | None = None
+    content_sha256: str | None = Field(default=None, max_length=64)
+    http_status: int | None = None
+    fetched_at: datetime | None = None
+    parser_version: str | None = Field(default=None, max_length=64)
+
+
+class RunCounts(SQLModel):
+    """A run's summary: what `ingest run` prints, the flow returns and `ingest_run` stores."""
+
+    pages_fetched: int = 0
+    pages_unchanged: int = Field(0, description="Fetched pages that had not changed (a subset of fetched).")
+    pages_loaded: int = 0
+    pages_quarantined: int = 0
+    pages_failed: int = 0
+    retries: int = 0
+    authors_inserted: int = 0
+    authors_updated: int = 0
+    papers_inserted: int = 0
+    papers_updated: int = 0
+    duration_s: float = 0.0
+    pages_per_s: float = 0.0
+
+    def add(self, other: RunCounts) -> None:
+        for name, info in RunCounts.model_fields.items():
+            if info.annotation is int:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class IngestRun(RunCounts, table=True):
+    __tablename__ = "ingest_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    status: str = Field(default="running", max_length=16, description="running, ok, failed or abandoned.")
+    shard: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Which shard it refreshed, from 1.")
+    shards: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Into how many shards.")
+    heartbeat_at: datetime | None = Field(
+        default=None, description="Last sign of life of a running run; one silent for long is taken as dead."
+    )
+
+
+class Quarantine(SQLModel, table=True):
+    __table_args__ = (Index("ix_quarantine_url_open", "url", "resolved_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2048)
+    reason: str = Field(max_length=64)
+    detail: str
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = Field(default=None, description="When the URL later loaded cleanly.")
+    run_id: int | None = Field(default=None, foreign_key="ingest_run.id")
+    body: str | None = Field(default=None, description="The page as received, kept for inspection.")
+
+
+class HostPace(SQLModel, table=True):
+    """When the next request to each host may start, shared by every process using the database."""
+
+    __tablename__ = "host_pace"
+
+    host: str = Field(primary_key=True, max_length=255)
+    next_start_s: float = Field(description="Unix time before which no request to the host starts "
+                                            "(the database's clock on PostgreSQL).")
+
+
+RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot)
+
+
+__all__ = [
+    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "Paper", "Quarantine",
+    "RECORD_TABLES", "utcnow",
+]

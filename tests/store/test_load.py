@@ -1,0 +1,248 @@
+"""Loading is idempotent, deduplicates papers by any key, and merges without losing values."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from ingest.store import load as loader
+from ingest.store import Author, Authorship, AuthorSnapshot, Page, Paper, make_engine
+from ingest.store.load import PageState, ProfileLoad, load_profiles
+from ingest.records import AuthorRecord, PaperRecord, ProfilePage
+from tests.dbutil import count, dump_records, rows
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def author(source_id: str = "7", **fields) -> AuthorRecord:
+    values = dict(source="scholarfeed", source_id=source_id, name=f"Author {source_id}", category="LG", h_index=3,
+                  citations=100, paper_count=2, novelty_pct=50, ai_score=40,
+                  profile_url=f"http://127.0.0.1/author/{source_id}")
+    return AuthorRecord(**(values | fields))
+
+
+def paper(title: str = "Deep Nets", **fields) -> PaperRecord:
+    values = dict(title=title, abstract="An abstract.", category="LG", published_on=date(2020, 2, 29),
+                  authors=["A. One", "B. Two", "C. Three"], authors_truncated=True, arxiv_id=None)
+    return PaperRecord(**(values | fields))
+
+
+def profile(a: AuthorRecord, papers: list[PaperRecord], *, complete: bool = True) -> ProfileLoad:
+    state = PageState(a.profile_url, '"e1"', None, "ab" * 32, 200)
+    return ProfileLoad(a.profile_url, [(state, ProfilePage(a, papers, 1, None))], complete=complete)
+
+
+def load(engine, *profiles: ProfileLoad, now: datetime = T0):
+    with engine.begin() as conn:
+        return load_profiles(conn, profiles, now=now, parser_version="test/1")
+
+
+def test_first_load_inserts_author_papers_links_snapshot_and_page_state(engine):
+    counts = load(engine, profile(author(), [paper("One", arxiv_id="2001.00001"), paper("Two")]))
+    assert (counts.authors_inserted, counts.papers_inserted) == (1, 2)
+    assert count(engine, Author) == 1 and count(engine, Paper) == 2
+    assert [(r.position, r.removed_at) for r in rows(engine, Authorship)] == [(1, None), (2, None)]
+    assert [r.citations for r in rows(engine, AuthorSnapshot)] == [100]
+    (page,) = rows(engine, Page)
+    assert (page.etag, page.parser_version, page.http_status) == ('"e1"', "test/1", 200)
+
+
+def test_loading_the_same_profile_again_changes_no_record_row(engine):
+    data = profile(author(), [paper("One", arxiv_id="2001.00001"), paper("Two")])
+    load(engine, data)
+    before = dump_records(engine)
+    counts = load(engine, data, now=T0 + timedelta(days=1))
+    assert (counts.authors_inserted, counts.authors_updated, counts.papers_inserted, counts.papers_updated,
+            counts.authorships_changed) == (0, 0, 0, 0, 0)
+    assert dump_records(engine) == before
+
+
+def test_a_paper_on_two_profiles_is_one_paper_with_two_authorships(engine):
+    shared = paper("Shared Work", arxiv_id="2101.00002")
+    counts = load(engine, profile(author("1"), [shared]), profile(author("2"), [shared, paper("Solo")]))
+    assert counts.papers_inserted == 2
+    assert count(engine, Paper) == 2 and count(engine, Authorship) == 3
+    # ... and across runs too
+    load(engine, profile(author("3"), [shared]), now=T0 + timedelta(hours=1))
+    assert count(engine, Paper) == 2 and count(engine, Authorship) == 4
+
+
+def test_the_same_paper_with_and_without_an_arxiv_id_becomes_one_row(engine):
+    load(engine, profile(author("1"), [paper("Adaptive Federated Optimization")]))
+    load(engine, profile(author("2"), [paper("Adaptive  federated optimization!", arxiv_id="2003.00295")]))
+    (row,) = rows(engine, Paper)
+    assert row.arxiv_id == "2003.00295"
+    load(engine, profile(author("3"), [paper("A retitled version", arxiv_id="2003.00295v2")]))
+    assert count(engine, Paper) == 1 and count(engine, Authorship) == 3
+
+
+def test_within_one_batch_records_sharing_any_key_merge(engine):
+    load(engine, profile(author("1"), [paper("Same Title"), paper("Same title", arxiv_id="1904.00962")]))
+    (row,) = rows(engine, Paper)
+    assert row.arxiv_id == "1904.00962"
+    assert count(engine, Authorship) == 1
+
+
+def test_a_known_value_is_never_replaced_by_an_empty_one(engine):
+    load(engine, profile(author("1"), [paper("P", abstract="Kept.", orgs=["mila"], code_url="https://c", has_code=True)]))
+    load(engine, profile(author("2"), [paper("P", abstract=None, orgs=[], code_url=None, has_code=False)]))
+    (row,) = rows(engine, Paper)
+    assert (row.abstract, row.orgs, row.code_url, row.has_code) == ("Kept.", ["mila"], "https://c", True)
+
+
+def test_a_complete_author_list_beats_a_truncated_one(engine):
+    full = ["A. One", "B. Two", "C. Three", "D. Four"]
+    load(engine, profile(author("1"), [paper("P")]))
+    counts = load(engine, profile(author("2"), [paper("P", authors=full, authors_truncated=False)]))
+    assert counts.papers_updated == 1
+    load(engine, profile(author("3"), [paper("P")]))  # truncated again: ignored
+    (row,) = rows(engine, Paper)
+    assert (row.authors, row.authors_truncated) == (full, False)
+
+
+def test_changed_metrics_update_the_author_and_add_a_snapshot(engine):
+    load(engine, profile(author(), [paper()]))
+    counts = load(engine, profile(author(citations=150, h_index=4), [paper()]), now=T0 + timedelta(days=1))
+    assert counts.authors_updated == 1
+    assert [r.citations for r in rows(engine, Author)] == [150]
+    assert [(r.citations, r.h_index) for r in rows(engine, AuthorSnapshot)] == [(100, 3), (150, 4)]
+    # first_seen_at stays the first time
+    (row,) = rows(engine, Author)
+    assert row.first_seen_at.replace(tzinfo=timezone.utc) == T0
+
+
+def test_a_paper_no_longer_listed_ends_its_authorship_and_stays(engine):
+    load(engine, profile(author(), [paper("Kept"), paper("Dropped")]))
+    later = T0 + timedelta(days=2)
+    counts = load(engine, profile(author(), [paper("Kept")]), now=later)
+    assert counts.authorships_changed == 1
+    assert count(engine, Paper) == 2
+    ended = {r.paper_id: r.removed_at for r in rows(engine, Authorship)}
+    assert sorted(v is None for v in ended.values()) == [False, True]
+    # listed again: the authorship is active again, with its new position
+    load(engine, profile(author(), [paper("Dropped"), paper("Kept")]), now=later + timedelta(days=1))
+    assert [(r.position, r.removed_at) for r in rows(engine, Authorship)] == [(2, None), (1, None)]
+
+
+def test_a_partial_profile_adds_what_it_has_but_ends_nothing_and_saves_no_page_state(engine):
+    load(engine, profile(author(), [paper("One"), paper("Two")]))
+    load(engine, profile(author(), [paper("Three")], complete=False), now=T0 + timedelta(days=1))
+    assert count(engine, Authorship, Authorship.removed_at.is_(None)) == 3
+    assert [r.fetched_at.replace(tzinfo=timezone.utc) for r in rows(engine, Page)] == [T0]
+
+
+def test_positions_follow_pages(engine):
+    a = author(paper_count=3)
+    state1 = PageState(a.profile_url, None, None, "1" * 64, 200)
+    state2 = PageState(a.profile_url + "?page=2", None, None, "2" * 64, 200)
+    pages = [(state1, ProfilePage(a, [paper("One"), paper("Two")], 1, state2.url)),
+             (state2, ProfilePage(a, [paper("Three")], 3, None))]
+    load(engine, ProfileLoad(a.profile_url, pages))
+    assert [r.position for r in rows(engine, Authorship)] == [1, 2, 3]
+    assert [r.url for r in rows(engine, Page)] == [state1.url, state2.url]
+
+
+def test_a_title_that_normalises_beyond_the_key_column_still_loads_once(engine):
+    """PostgreSQL enforces the title_key column's width; a short title can normalise far past it."""
+    data = profile(author(), [paper("\ufdfa" * 40)])
+    load(engine, data)
+    load(engine, data)
+    (row,) = rows(engine, Paper)
+    assert row.title == "\ufdfa" * 40 and count(engine, Authorship) == 1
+
+
+# -- two loaders at once (PostgreSQL) --------------------------------------------------------------
+
+def load_behind_an_open_transaction(pg_url: str, first: ProfileLoad, second: ProfileLoad) -> None:
+    """Load `first` in a transaction left open until `second`'s load, in another connection, is
+    waiting on a lock; then commit and let `second` finish. Without locks `second` would read the
+    rows as they were before `first`."""
+    engine = make_engine(pg_url)
+    waiter = f"second-loader-{uuid.uuid4().hex[:8]}"
+    other = make_engine(f"{pg_url}&application_name={waiter}")
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        load_profiles(conn, [first], now=T0 + timedelta(days=1), parser_version="test/1")
+        loading = threading.Thread(target=load, args=(other, second), kwargs={"now": T0 + timedelta(days=2)})
+        loading.start()
+        for _ in range(500):
+            waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+                                        "AND wait_event_type = 'Lock'"), {"name": waiter}).scalar_one()
+            if waiting or not loading.is_alive():
+                break
+            time.sleep(0.01)
+        assert waiting, "the second load never waited for the first"
+        transaction.commit()
+    loading.join(10)
+    assert not loading.is_alive()
+    other.dispose()
+
+
+@pytest.mark.postgres
+def test_the_same_change_loaded_twice_at_once_is_written_once(pg_url):
+    engine = make_engine(pg_url)
+    load(engine, profile(author(), [paper()]))
+    changed = profile(author(citations=150), [paper()])
+    load_behind_an_open_transaction(pg_url, changed, changed)
+    assert [r.citations for r in rows(engine, Author)] == [150]
+    assert [r.citations for r in rows(engine, AuthorSnapshot)] == [100, 150]  # one snapshot per change, not per load
+
+
+@pytest.mark.postgres
+def test_a_paper_merged_by_two_loaders_at_once_keeps_both_merges(pg_url):
+    engine = make_engine(pg_url)
+    load(engine, profile(author("1"), [paper("P")]))  # three authors, truncated
+    full = ["A. One", "B. Two", "C. Three", "D. Four"]
+    load_behind_an_open_transaction(
+        pg_url,
+        profile(author("2"), [paper("P", authors=full, authors_truncated=False)]),
+        profile(author("3"), [paper("P", authors=["A. One", "B. Two"], authors_truncated=True, abstract="New.")]),
+    )
+    (row,) = rows(engine, Paper)
+    assert (row.authors, row.authors_truncated, row.abstract) == (full, False, "New.")
+
+
+def test_an_author_listed_twice_in_one_batch_ends_up_as_listed_last(engine):
+    first, second = paper("First", arxiv_id="2201.00001"), paper("Second", arxiv_id="2201.00002")
+    load(engine, profile(author("5"), [first, second]), profile(author("5"), [second]))
+    assert [(r.position, r.removed_at is None) for r in rows(engine, Authorship)] == [(1, False), (1, True)]
+
+
+def test_a_new_paper_another_loader_inserted_first_is_linked_but_not_counted(engine, monkeypatch):
+    """The first lookup misses a paper that another transaction then inserts: this load's insert
+    skips it, counts only its own rows, and links the author to the other's row."""
+    load(engine, profile(author("1"), [paper("Raced", arxiv_id="2001.00001")]))
+    lookups = []
+
+    def first_lookup_too_early(conn, keys):
+        lookups.append(keys)
+        return {} if len(lookups) == 1 else find_papers(conn, keys)
+
+    find_papers = loader._find_papers
+    monkeypatch.setattr(loader, "_find_papers", first_lookup_too_early)
+    counts = load(engine, profile(author("2"), [paper("Other title", arxiv_id="2001.00001"), paper("New")]))
+    assert counts.papers_inserted == 1 and count(engine, Paper) == 2
+    raced, new = rows(engine, Paper)
+    assert {(r.author_id, r.paper_id) for r in rows(engine, Authorship)} == {(1, raced.id), (2, raced.id), (2, new.id)}
+
+
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(engine):
+    """The collector pauses while a batch loads, and comes back on afterwards, a failed load included."""
+    assert gc.isenabled()
+    load(engine, profile(author(), [paper()]))
+    assert gc.isenabled()
+    with pytest.raises(AttributeError):
+        load(engine, profile(author("2"), [None]))  # type: ignore[list-item]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load(engine, profile(author("3"), [paper()]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
