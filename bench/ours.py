@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ingest.config import HttpSettings, Settings
-from ingest.store import make_engine, utcnow
+from ingest.store import RunCounts, make_engine, utcnow
 from ingest.http.fetch import Fetcher
 from ingest.store.load import load_profiles
 from ingest.pipeline.refresh import refresh as library_refresh
@@ -66,7 +66,7 @@ def load(database_url: str, profiles: int, corpus_profiles: int) -> dict:
     start = clock()
     for i in range(0, len(loads), size):
         with engine.begin() as conn:
-            load_profiles(conn, loads[i: i + size], now=utcnow(), parser_version="bench")
+            load_profiles(conn, loads[i: i + size], RunCounts(), now=utcnow())
     out = result(start, sum(len(p.pages) for p in loads))
     engine.dispose()
     return with_rows(out, database_url)

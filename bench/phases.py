@@ -7,18 +7,19 @@ import time
 from bs4 import BeautifulSoup
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.sources.scholarfeed.extract import extract
 from ingest.site.corpus import Corpus
 
-from bench.sample import pages
+from bench.sample import SOURCE, pages
+
+extract = SOURCE.extract
 
 
 def _us_per_page(parse, sample: list[tuple[str, bytes]], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):  # the best pass: the least disturbed by anything else on the machine
         started = time.process_time()
-        for url, body in sample:
-            parse(body, url)
+        for origin, body in sample:
+            parse(body, origin)
         best = min(best, (time.process_time() - started) / len(sample))
     return round(best * 1e6, 1)
 
@@ -26,12 +27,12 @@ def _us_per_page(parse, sample: list[tuple[str, bytes]], repeat: int) -> float:
 def extraction(profiles: int, corpus_profiles: int, repeat: int = 3) -> dict:
     """µs of CPU per page, on the first page of `profiles` generated profiles (warmed up first)."""
     sample = pages(Corpus(corpus_profiles), profiles)
-    for url, body in sample[:20]:
-        extract(body, url)
+    for origin, body in sample[:20]:
+        extract(body, origin)
     return {
         "pages": len(sample),
         "kib_per_page": round(sum(len(b) for _, b in sample) / len(sample) / 1024, 1),
-        "cards_per_page": round(sum(len(extract(b, u).papers) for u, b in sample) / len(sample), 1),
+        "cards_per_page": round(sum(len(extract(b, o).papers) for o, b in sample) / len(sample), 1),
         "ours_us": _us_per_page(extract, sample, repeat),
         "selectolax_us": _us_per_page(lambda body, _: LexborHTMLParser(body), sample, repeat),
         # BeautifulSoup with its default parser, the one a newcomer reaches for; a tenth of the pages (slow)

@@ -12,32 +12,35 @@ from prefect.cache_policies import NO_CACHE
 
 from ingest import redact
 from ingest.config import load_settings
-from ingest.store import IngestRun, RunCounts
 from ingest.pipeline.refresh import Refresher
 from ingest.shards import Shard
+from ingest.sources import ProfileRef
+from ingest.store import IngestRun, RunCounts
 
 
 @task(name="refresh-batch", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-async def refresh_batch(refresher: Refresher, profiles: list[str]) -> RunCounts:
+async def refresh_batch(refresher: Refresher, profiles: list[ProfileRef]) -> RunCounts:
     return await refresher.refresh_batch(profiles)
 
 
 @flow(name="refresh-profiles")
 async def refresh_profiles(
     urls: list[str] | None = None, sitemap: str | None = None, config: str | None = None,
-    shard: int = 1, shards: int = 1,
+    shard: int = 1, shards: int = 1, source: str | None = None,
 ) -> IngestRun:
-    """Refresh profile pages into the database. `urls`/`sitemap` replace the config's profile list;
-    `shard`/`shards` (from 1) refresh only that part of it, so several runs can share one list."""
+    """Refresh profile pages into the database. `urls`/`sitemap` replace the config's profile list, `source`
+    names their source (else each URL's claims it); `shard`/`shards` (from 1) refresh only that part of it,
+    so several runs can share one list."""
     redact.install()  # a worker process runs this flow without the command line's set-up
-    overrides = {"profiles": {"urls": urls or [], "sitemap": sitemap}} if urls or sitemap else {}
+    overrides = {"profiles": {"urls": urls or [], "sitemap": sitemap, "source": source}} if urls or sitemap else {}
     settings = load_settings(config, **overrides)
     part = Shard(shard, shards)
     logger = get_run_logger()
     async with Refresher(settings, shard=part) as refresher:
-        profiles = await refresher.plan()
-        logger.info("refreshing %d profiles (shard %s) in batches of %d", len(profiles), part, settings.batch_size)
-        summary = await refresher.run(profiles, run_batch=lambda batch: refresh_batch(refresher, batch))
+        summary = await refresher.run(
+            run_batch=lambda batch: refresh_batch(refresher, batch),
+            on_plan=lambda plan: logger.info("refreshing %d profiles (shard %s) in batches of %d",
+                                             len(plan.profiles), part, settings.batch_size))
     logger.info("run %s (shard %s) %s: %s", summary.id, part, summary.status,
                 summary.model_dump(include=set(RunCounts.model_fields)))
     return summary

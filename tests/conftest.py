@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from ingest.config import Settings, load_settings
+from ingest.records import Observation
+from ingest.sources import Origin
 from ingest.store import make_engine
 from ingest.flows.local_server import free_port as _free_port
 from ingest.site.corpus import Corpus
@@ -26,7 +29,7 @@ from tests.dbutil import scratch_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-SEED_TEXT_PATH = ROOT.parent / "shared" / "seed" / "profile-page.txt"
+SEED_TEXT_PATH = FIXTURES / "scholarfeed-author-1.txt"  # the seed page's visible text, copied verbatim
 PG_URL = os.environ.get("INGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 # Property tests: a bounded number of examples (CI's time is finite), no per-example deadline
@@ -41,8 +44,19 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+SEEN = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)  # when the pages read by `read_page` were "fetched"
+
+
 def seed_html() -> str:
     return (FIXTURES / "scholarfeed-author-1.html").read_text(encoding="utf-8")
+
+
+def read_page(body: str | bytes, url: str, seen: datetime = SEEN) -> Observation:
+    """A Scholar Feed page read by its source, as fetched from `url` at `seen`."""
+    from ingest.sources.scholarfeed import SOURCE
+
+    body = body.encode() if isinstance(body, str) else body
+    return SOURCE.extract(body, Origin.of(url, body, seen))
 
 
 @pytest.fixture(autouse=True)

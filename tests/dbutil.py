@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, func, select, text
 
-from ingest.store import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper
-from ingest.records import AuthorRecord, PaperRecord
+from ingest.store import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper, archive
+from ingest.records import AuthorMetrics, AuthorRecord, PaperRecord
 
 
 @contextmanager
@@ -43,8 +43,17 @@ def count(engine: Engine, model, *where) -> int:
 
 
 def rows(engine: Engine, model, *where) -> list:
+    """The table's rows, by primary key."""
     with engine.connect() as conn:
-        return conn.execute(select(model.__table__).where(*where).order_by("id")).all()
+        return conn.execute(select(model.__table__).where(*where).order_by(*model.__table__.primary_key)).all()
+
+
+def quarantined_body(engine: Engine, entry) -> bytes | None:
+    """The body a quarantine entry kept, from the page archive."""
+    if entry.body_sha256 is None:
+        return None
+    with engine.connect() as conn:
+        return archive.bodies(conn, [entry.body_sha256])[entry.body_sha256]
 
 
 def natural_dump(engine: Engine) -> dict[str, list[tuple]]:
@@ -60,8 +69,8 @@ def natural_dump(engine: Engine) -> dict[str, list[tuple]]:
         author_fields = list(AuthorRecord.model_fields)
         paper_fields = [*PaperRecord.model_fields, "title_key"]
         # Not http_status: it is the last answer (200, or 304 on a revalidation), like fetched_at.
-        page_fields = ["url", "profile", "etag", "last_modified", "content_sha256", "parser_version"]
-        metrics = ["h_index", "citations", "paper_count", "novelty_pct", "ai_score"]
+        page_fields = ["url", "profile", "source", "etag", "last_modified", "content_sha256", "parser_version"]
+        metrics = list(AuthorMetrics.model_fields)
 
         def sorted_rows(model, make) -> list[tuple]:
             return sorted((make(r) for r in conn.execute(select(model.__table__))), key=repr)

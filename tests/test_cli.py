@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ingest.store import Author, Authorship, Paper, make_engine
 from ingest.site.corpus import Corpus
-from tests.conftest import _free_port
+from tests.conftest import FIXTURES, _free_port
 from tests.dbutil import dump_records
 from tests.sources.scholarfeed.test_extract import EXPECTED_PAPERS
 
@@ -27,7 +27,7 @@ def ingest(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def test_help_explains_every_command(tmp_path):
     result = ingest("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("run", "demo", "site", "status", "serve", "deploy", "db"):
+    for command in ("run", "demo", "site", "status", "extract", "reparse", "sources", "serve", "deploy", "db"):
         assert command in result.stdout
 
 
@@ -44,10 +44,11 @@ def test_demo_loads_the_seed_author_and_a_second_demo_changes_nothing(prefect_ap
             select(Paper.__table__).join(Authorship.__table__, Authorship.paper_id == Paper.id)
             .where(Authorship.author_id == author.id).order_by(Authorship.position)
         ).all()
-    assert (author.category, author.h_index, author.citations, author.paper_count, author.novelty_pct,
-            author.ai_score) == ("LG", 117, 6445, 11, 60, 45)
-    assert [(p.category, p.published_on, p.has_code, p.title, p.authors, p.authors_truncated, p.orgs, p.arxiv_id)
-            for p in papers] == [tuple(e) for e in EXPECTED_PAPERS]
+    assert (author.source_fields, author.h_index, author.citations, author.paper_count, author.source_metrics) == (
+        {"category": "LG"}, 117, 6445, 11, {"novelty_pct": 60, "ai_score": 45})
+    own = [p.source_fields["scholarfeed"] for p in papers]
+    assert [(o["category"], p.published_on, o["has_code"], p.title, p.authors, p.authors_truncated, o["orgs"],
+             p.arxiv_id) for p, o in zip(papers, own)] == [tuple(e) for e in EXPECTED_PAPERS]
     before = dump_records(engine)
 
     second = ingest("demo", "--profiles", "20", "--port", port, cwd=tmp_path, INGEST_DATABASE_URL=database_url)
@@ -125,11 +126,12 @@ def test_page_text_is_printed_as_text_not_console_markup(tmp_path, capsys):
     engine = make_engine(url)
     with engine.begin() as conn:
         author = conn.execute(Author.__table__.insert().values(
-            source="scholarfeed", source_id="1", name="[bold red]Mallory[/] [/oops]", category="[link]", paper_count=1,
-            h_index=1, citations=1, novelty_pct=1, ai_score=1, profile_url="x", first_seen_at=utcnow())
+            source="scholarfeed", source_id="1", name="[bold red]Mallory[/] [/oops]", source_fields={"category": "[link]"},
+            paper_count=1, h_index=1, citations=1, source_metrics={"novelty_pct": 1, "ai_score": 1}, profile_url="x",
+            first_seen_at=utcnow())
         ).inserted_primary_key[0]
         paper = conn.execute(Paper.__table__.insert().values(title="t", title_key="t", first_seen_at=utcnow(),
-                                                             authors=[], orgs=[])).inserted_primary_key[0]
+                                                             authors=[], source_fields={})).inserted_primary_key[0]
         conn.execute(Authorship.__table__.insert().values(author_id=author, paper_id=paper, position=1))
     _print_seed_author(load_settings(None, database_url=url))
     assert "[bold red]Mallory[/] [/oops]: [link], h-index 1" in capsys.readouterr().out
@@ -179,3 +181,90 @@ def test_run_with_a_group_refreshes_that_groups_profiles(prefect_api, site_url, 
         assert [row.source_id for row in conn.execute(select(Author.__table__))] == ["1"]
     unknown = ingest("run", "--group", "weekly", "--config", str(config), cwd=tmp_path)
     assert unknown.returncode == 2 and "no group 'weekly'; groups: seed" in unknown.stderr
+
+
+# -- one page, and the sources -----------------------------------------------------------------------
+
+def test_extract_prints_a_saved_pages_observation_as_json(tmp_path):
+    result = ingest("extract", str(FIXTURES / "scholarfeed-author-1.html"), "--source", "scholarfeed", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout)
+    assert list(page) == ["source", "source_id", "origin_url", "observed_at", "author", "papers", "first_position",
+                          "next_url", "expected_papers"]
+    assert (page["source"], page["source_id"], page["next_url"]) == ("scholarfeed", "1", None)
+    assert page["origin_url"] == (FIXTURES / "scholarfeed-author-1.html").as_uri()
+    assert page["author"] == {"name": "Sashank Reddi", "profile_url": "https://scholarfeed.org/author/1",
+                              "metrics": {"h_index": 117, "citations": 6445, "paper_count": 11, "novelty_pct": 60,
+                                          "ai_score": 45},
+                              "category": "LG"}
+    assert len(page["papers"]) == 11
+    for paper, expected in zip(page["papers"], EXPECTED_PAPERS):
+        category, published_on, has_code, title, authors, truncated, orgs, arxiv_id = expected
+        assert {k: paper[k] for k in ("title", "authors", "authors_truncated", "year", "published_on", "arxiv_id",
+                                      "doi", "category", "has_code", "orgs")} == {
+            "title": title, "authors": authors, "authors_truncated": truncated, "year": published_on.year,
+            "published_on": published_on.isoformat(), "arxiv_id": arxiv_id, "doi": None, "category": category,
+            "has_code": has_code, "orgs": orgs}
+
+
+def test_extract_fetches_a_url_and_finds_its_source(site, site_url, tmp_path):
+    author = next(a for a in site.corpus.authors if site.corpus.page_count(a) >= 2)
+    result = ingest("extract", f"{site_url}/author/{author}?page=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout)
+    listed = site.corpus.authors[author].papers
+    assert (page["source"], page["source_id"], page["origin_url"]) == (
+        "scholarfeed", str(author), f"{site_url}/author/{author}?page=2")
+    assert page["first_position"] == site.corpus.page_size + 1
+    assert [p["title"] for p in page["papers"]] == [
+        site.corpus.paper_record(i).title for i in listed[site.corpus.page_size: 2 * site.corpus.page_size]]
+
+
+def test_extract_says_why_a_page_does_not_load(tmp_path):
+    saved = tmp_path / "blocked.html"
+    saved.write_text("<html><body><h1>Our systems have detected unusual traffic</h1></body></html>")
+    blocked = ingest("extract", str(saved), "--url", "https://scholarfeed.org/author/1", cwd=tmp_path)
+    assert blocked.returncode == 1 and blocked.stdout == ""
+    assert "blocked: the page is a CAPTCHA or block page" in blocked.stderr
+    unknown = ingest("extract", str(saved), cwd=tmp_path)
+    assert unknown.returncode == 2 and "pass --source NAME or --url ORIGIN_URL" in " ".join(unknown.stderr.split())
+    missing = ingest("extract", str(tmp_path / "nothing.html"), "--source", "scholarfeed", cwd=tmp_path)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert "Traceback" not in blocked.stderr + unknown.stderr + missing.stderr
+
+
+def test_run_refuses_a_url_no_source_claims_naming_it(tmp_path):
+    result = ingest("run", "http://127.0.0.1:9/about/us", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "http://127.0.0.1:9/about/us is not a profile of any source" in " ".join(result.stderr.split())
+    unknown = ingest("run", "--source", "nosuch", "http://127.0.0.1:9/author/1", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no source named 'nosuch'" in unknown.stderr
+    assert not (tmp_path / "data").exists()  # refused before touching any database
+
+
+def test_a_sitemap_that_fails_exits_2_and_is_recorded_as_a_failed_run(prefect_api, site, site_url, tmp_path):
+    from ingest.site.server import Response
+
+    site.script("/sitemap.xml", Response(404))
+    env = {"INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = ingest("run", "--sitemap", f"{site_url}/sitemap.xml", cwd=tmp_path, **env)
+    assert result.returncode == 2 and "cannot plan the run: sitemap" in result.stderr and "HTTP 404" in result.stderr
+    (run,) = (json.loads(line) for line in ingest("status", "--json", cwd=tmp_path, **env).stdout.splitlines())
+    assert run["status"] == "failed" and "HTTP 404" in run["detail"]
+
+
+def test_reparse_reloads_stored_pages_without_fetching(prefect_api, site, site_url, tmp_path):
+    env = {"INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    assert ingest("run", f"{site_url}/author/1", cwd=tmp_path, **env).returncode == 0
+    requests = len(site.requests)
+    result = ingest("reparse", "--source", "scholarfeed", "--all", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert "(reparse): ok" in result.stdout and len(site.requests) == requests
+    assert ingest("reparse", "--source", "nosuch", cwd=tmp_path, **env).returncode == 2
+
+
+def test_sources_lists_each_source_with_its_defaults(tmp_path):
+    result = ingest("sources", cwd=tmp_path, COLUMNS="200")
+    assert result.returncode == 0
+    (row,) = [line for line in result.stdout.splitlines() if "scholarfeed/2" in line]
+    assert "text/html" in row and "next_link" in row and "scholarfeed.org" in row

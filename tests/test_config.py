@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import DEFAULT_CONFIG, ConfigError, HttpSettings, Settings, find_config, load_settings
+from ingest.config import (
+    DEFAULT_CONFIG, ArchiveSettings, ConfigError, HttpSettings, ProfilesSettings, Settings, find_config, load_settings,
+)
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -164,9 +166,13 @@ def test_ingest_config_is_not_mistaken_for_a_setting(tmp_path, monkeypatch):
 
 def test_the_example_file_lists_every_key_with_its_default():
     example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    top = set(Settings.model_fields) - {"profiles", "http"}
-    assert set(example) == top | {"profiles", "http"}
+    top = set(Settings.model_fields) - {"profiles", "http", "archive"}
+    assert set(example) == top | {"profiles", "http", "archive"}
     assert set(example["http"]) == set(HttpSettings.model_fields)
+    assert set(example["archive"]) == set(ArchiveSettings.model_fields)
+    # `source` defaults to None, which TOML cannot spell: the file shows it commented out.
+    assert set(example["profiles"]) == set(ProfilesSettings.model_fields) - {"source"}
+    assert '# source = "scholarfeed"' in EXAMPLE.read_text(encoding="utf-8")
     settings, defaults = load_settings(EXAMPLE), Settings()
     assert settings.model_dump(exclude={"profiles"}) == defaults.model_dump(exclude={"profiles"})
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.dedupe import (
+    KEY_KINDS,
     _group_transitively,
     canonical,
     group_papers,
@@ -25,9 +26,22 @@ from ingest.records import PaperRecord
 TITLE = "The Inductive Bias of Flatness Regularization for Deep Matrix Factorization"
 
 
+OWN = ("category", "has_code", "code_url", "orgs")  # Scholar Feed's own fields of a paper
+
+
 def paper(title: str = TITLE, **fields) -> PaperRecord:
+    """A canonical record; Scholar Feed's own fields may be given by name."""
     fields.setdefault("published_on", date(2023, 6, 22))
+    fields.setdefault("year", fields["published_on"].year if fields["published_on"] else None)
+    own = {name: fields.pop(name) for name in OWN if name in fields}
+    if own:
+        fields["source_fields"] = {"scholarfeed": own}
     return canonical(PaperRecord(title=title, **fields))
+
+
+def value(record: PaperRecord, name: str):
+    """A field of the record, or Scholar Feed's own field of that name."""
+    return record.source_fields.get("scholarfeed", {}).get(name) if name in OWN else getattr(record, name)
 
 
 # -- titles -------------------------------------------------------------------------------------
@@ -132,8 +146,8 @@ def test_newer_values_win():
     known = paper(abstract="old abstract", category="LG", orgs=["mila"], code_url="https://a")
     seen = paper(abstract="new abstract", category="CL", orgs=["inria"], code_url="https://b")
     merged = merge_papers(known, seen)
-    assert (merged.abstract, merged.category, merged.orgs, merged.code_url) == (
-        "new abstract", "CL", ["inria"], "https://b")
+    assert [value(merged, name) for name in ("abstract", "category", "orgs", "code_url")] == [
+        "new abstract", "CL", ["inria"], "https://b"]
 
 
 @pytest.mark.parametrize("field, known_value, empty", [
@@ -148,14 +162,27 @@ def test_newer_values_win():
     ("has_code", True, False),
 ])
 def test_a_known_value_is_never_replaced_by_an_empty_one(field, known_value, empty):
-    known = PaperRecord(title=TITLE, **{field: known_value})
-    seen = PaperRecord(title=TITLE, **{field: empty})
-    assert getattr(merge_papers(known, seen), field) == known_value
+    known = paper(**{field: known_value})
+    seen = paper(**{field: empty})
+    assert value(merge_papers(known, seen), field) == known_value
 
 
 def test_an_empty_known_value_is_filled_in():
     merged = merge_papers(paper(abstract=None, orgs=[]), paper(abstract="Now known.", orgs=["cmu"]))
-    assert (merged.abstract, merged.orgs) == ("Now known.", ["cmu"])
+    assert (merged.abstract, value(merged, "orgs")) == ("Now known.", ["cmu"])
+
+
+def test_each_sources_own_fields_merge_side_by_side():
+    known = paper(category="LG", has_code=True)
+    seen = paper(source_fields={"gscholar": {"venue": "ICML", "cited_by": 12}})
+    merged = merge_papers(known, seen)
+    assert merged.source_fields == {"scholarfeed": {"category": "LG", "has_code": True},
+                                    "gscholar": {"venue": "ICML", "cited_by": 12}}
+
+
+def test_a_sources_field_it_starts_showing_is_added_and_one_it_stops_showing_is_kept():
+    merged = merge_papers(paper(category="LG", orgs=["mila"]), paper(category=None, orgs=[], code_url="https://c"))
+    assert merged.source_fields["scholarfeed"] == {"category": "LG", "orgs": ["mila"], "code_url": "https://c"}
 
 
 def test_known_authors_are_not_replaced_by_an_empty_author_list():
@@ -269,7 +296,13 @@ def test_later_inputs_update_earlier_ones_in_a_group():
     merged, _ = group_papers([paper(arxiv_id="2306.13239", category="LG"),
                               paper(arxiv_id="2306.13239", category="CL"),
                               paper(arxiv_id="2306.13239", category=None)])
-    assert merged[0].category == "CL"
+    assert value(merged[0], "category") == "CL"
+
+
+def test_key_kinds_are_strongest_first_and_end_with_the_title_key_every_paper_has():
+    assert [kind.name for kind in KEY_KINDS] == ["arxiv", "doi", "title"]
+    record = paper(arxiv_id="2306.13239v2", doi="https://doi.org/10.1/X")
+    assert paper_keys(record) == [("arxiv", "2306.13239"), ("doi", "10.1/x"), ("title", title_key(record))]
 
 
 def test_no_papers_make_no_groups():

@@ -1,18 +1,21 @@
-"""schemas/ holds the published record contracts, generated from the table models and never edited by hand."""
+"""schemas/ holds the published record contracts, generated from the table models and each source's declared
+fields, never edited by hand."""
 
 from __future__ import annotations
 
 import json
 
+from ingest.schemas import all_schemas, record_schemas, source_schemas, write_schemas
+from ingest.sources import all_sources
 from ingest.store import RECORD_TABLES
-from ingest.schemas import record_schemas, write_schemas
 from tests.conftest import ROOT
 
 
 def test_the_committed_schemas_equal_the_generated_ones():
-    committed = {path.name: json.loads(path.read_text()) for path in (ROOT / "schemas").glob("*.schema.json")}
-    generated = {f"{name}.schema.json": schema for name, schema in record_schemas().items()}
-    assert committed == generated, "schemas/ is stale: run `ingest schemas`"
+    directory = ROOT / "schemas"
+    committed = {path.relative_to(directory).as_posix(): json.loads(path.read_text())
+                 for path in directory.rglob("*.schema.json")}
+    assert committed == all_schemas(), "schemas/ is stale: run `ingest schemas`"
 
 
 def test_every_record_table_column_is_in_its_schema():
@@ -21,6 +24,14 @@ def test_every_record_table_column_is_in_its_schema():
         assert set(properties) == {column.name for column in model.__table__.columns}
 
 
-def test_write_schemas_writes_one_file_per_record_table(tmp_path):
+def test_each_source_publishes_the_fields_it_declares():
+    for name, source in all_sources().items():
+        properties = source_schemas()[name]["properties"]
+        assert set(properties["author.source_metrics"]["properties"]) == set(source.author_metrics.model_fields)
+        assert set(properties[f"paper.source_fields.{name}"]["properties"]) == set(source.paper_fields.model_fields)
+
+
+def test_write_schemas_writes_one_file_per_record_table_and_source(tmp_path):
     written = write_schemas(tmp_path / "out")
-    assert sorted(p.name for p in written) == sorted(f"{m.__tablename__}.schema.json" for m in RECORD_TABLES)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in written) == sorted(
+        [*(f"{m.__tablename__}.schema.json" for m in RECORD_TABLES), *(f"sources/{n}.schema.json" for n in all_sources())])

@@ -1,4 +1,4 @@
-"""The `ingest` command line: run, demo, site, status, schemas, serve, deploy, db."""
+"""The `ingest` command line: run, demo, site, status, extract, reparse, sources, schemas, serve, deploy, db."""
 
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ def _engine(settings: Settings):
         raise typer.Exit(2) from None
 
 
-def _profile_overrides(urls: list[str] | None, sitemap: str | None) -> dict:
-    return {"profiles": {"urls": urls or [], "sitemap": sitemap}} if urls or sitemap else {}
+def _profile_overrides(urls: list[str] | None, sitemap: str | None, source: str | None = None) -> dict:
+    if not (urls or sitemap):
+        return {"profiles": {"source": source}} if source else {}
+    return {"profiles": {"urls": urls or [], "sitemap": sitemap, "source": source}}
 
 
 @contextmanager
@@ -83,15 +85,31 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None, shard: Shard = WHOLE):
-    """Validate settings and the database schema (exit 2 on error), then run the Prefect flow in this process."""
-    _engine(_settings(config, **_profile_overrides(urls, sitemap))).dispose()
+def _run_flow(config: Path | None, urls: list[str] | None, sitemap: str | None, shard: Shard = WHOLE,
+              source: str | None = None):
+    """Validate settings, the profile URLs and the database schema (exit 2 on error), then run the Prefect flow
+    in this process."""
+    from ingest.pipeline.plan import PlanError, configured_profiles
+    from ingest.sources import UnclaimedURL, UnknownSource
+
+    settings = _settings(config, **_profile_overrides(urls, sitemap, source))
+    try:
+        configured_profiles(settings)
+    except (UnclaimedURL, UnknownSource) as exc:
+        err.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    _engine(settings).dispose()
     _quiet_prefect()
     from ingest.flows.refresh_profiles import refresh_profiles
 
-    with _progress():
-        return asyncio.run(refresh_profiles(urls=urls or None, sitemap=sitemap, config=str(config) if config else None,
-                                            shard=shard.index, shards=shard.count))
+    try:
+        with _progress():
+            return asyncio.run(refresh_profiles(urls=urls or None, sitemap=sitemap, source=source,
+                                                config=str(config) if config else None,
+                                                shard=shard.index, shards=shard.count))
+    except PlanError as exc:
+        err.print(f"[red]cannot plan the run:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _parse_shard(text: str | Shard) -> Shard:
@@ -105,15 +123,18 @@ def _parse_shard(text: str | Shard) -> Shard:
 
 def _print_summary(summary) -> None:
     part = f" (shard {summary.shard}/{summary.shards})" if summary.shards > 1 else ""
-    table = Table(title=f"run {summary.id}{part}: {summary.status}", show_header=False)
+    kind = "" if summary.kind == "refresh" else f" ({summary.kind})"
+    table = Table(title=f"run {summary.id}{kind}{part}: {summary.status}", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name in ("pages_fetched", "pages_unchanged", "pages_loaded", "pages_quarantined", "pages_failed", "retries",
-                 "authors_inserted", "authors_updated", "papers_inserted", "papers_updated"):
+                 "authors_inserted", "authors_updated", "papers_inserted", "papers_updated", "authorships_changed"):
         table.add_row(name.replace("_", " "), f"{getattr(summary, name):,}")
     table.add_row("duration", f"{summary.duration_s:.2f} s")
     table.add_row("pages/s", f"{summary.pages_per_s:,.1f}")
     console.print(table)
+    if summary.detail:
+        console.print(summary.detail, markup=False, highlight=False)
 
 
 @app.command()
@@ -126,6 +147,8 @@ def run(
     )] = WHOLE,
     group: Annotated[str | None, typer.Option(help="Refresh this source group's profiles (see [[groups]] in the "
                                                    "config) once, now.", show_default=False)] = None,
+    source: Annotated[str | None, typer.Option(help="The source of these profiles (`ingest sources` lists them); "
+                                               "default: whichever claims each URL.", show_default=False)] = None,
     config: ConfigOption = None,
 ) -> None:
     """Refresh the configured profiles (or the URLs / sitemap / group given here) into the database.
@@ -139,8 +162,8 @@ def run(
         except ConfigError as exc:
             err.print(f"[red]configuration error:[/red] {exc}")
             raise typer.Exit(2) from None
-        urls, sitemap = urls or profiles.urls, sitemap or profiles.sitemap
-    summary = _run_flow(config, urls, sitemap, shard)
+        urls, sitemap, source = urls or profiles.urls, sitemap or profiles.sitemap, source or profiles.source
+    summary = _run_flow(config, urls, sitemap, shard, source)
     _print_summary(summary)
     raise typer.Exit(1 if summary.pages_failed else 0)
 
@@ -182,9 +205,10 @@ def _print_seed_author(settings: Settings) -> None:
             .group_by(Author.id)
         ).first()
     if row:  # page text: printed as text, never as console markup
-        console.print(f"{row.name}: {row.category}, h-index {row.h_index}, {row.citations:,} citations, "
-                      f"{row.paper_count} papers ({row.linked} linked), novelty {row.novelty_pct}%, AI score {row.ai_score}",
-                      markup=False, highlight=False)
+        own = row.source_metrics
+        console.print(f"{row.name}: {row.source_fields.get('category')}, h-index {row.h_index}, {row.citations:,} "
+                      f"citations, {row.paper_count} papers ({row.linked} linked), novelty {own.get('novelty_pct')}%, "
+                      f"AI score {own.get('ai_score')}", markup=False, highlight=False)
     console.print(f"database: {engine.url.render_as_string(hide_password=True)}")
 
 
@@ -238,6 +262,83 @@ def status(
                       for value in (f"{run.shard}/{run.shards}" if name == "shard" else getattr(run, name)
                                     for name in columns.values())))
     console.print(out if runs else "no runs yet")
+
+
+@app.command()
+def extract(
+    target: Annotated[str, typer.Argument(metavar="PATH_OR_URL", help="A saved page, or a URL to fetch once.")],
+    source: Annotated[str | None, typer.Option(help="The page's source (`ingest sources`); default: the one "
+                                               "claiming --url or the fetched URL.", show_default=False)] = None,
+    url: Annotated[str | None, typer.Option("--url", metavar="ORIGIN_URL", help="The page's own address on its "
+                                            "source, for a saved page.", show_default=False)] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print what one page says, as its source reads it, as JSON: source, source_id, origin_url, observed_at,
+    author (name, metrics, the source's own fields; null for a page of rows only), papers, next_url.
+
+    Writes nothing. Exit status 1 when the page cannot be extracted (the reason, as the quarantine records it,
+    on stderr), 2 when the source cannot be told or the file does not exist.
+    """
+    import json
+
+    from ingest.http.fetch import FetchError
+    from ingest.pipeline.observe import ObserveError, observe
+    from ingest.sources import ExtractionError, UnclaimedURL, UnknownSource
+
+    http = _settings(config).http
+    try:
+        observation = asyncio.run(observe(target, source=source, origin_url=url, http=http))
+    except (ObserveError, UnclaimedURL, UnknownSource) as exc:
+        err.print(f"[red]cannot extract:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (ExtractionError, FetchError) as exc:
+        err.print(f"[red]{escape(exc.reason)}:[/red] {escape(exc.detail)}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    sys.stdout.write(json.dumps(observation.to_json(), ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def reparse(
+    source: Annotated[str | None, typer.Option(help="Only this source's pages.", show_default=False)] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every stored page, not only those read by an older "
+                                             "parser version.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Extract stored pages again with their source's current parser and load them, from the page archive,
+    with no network. Pages without an archived body are left for the next refresh.
+
+    Exit status: 0 when every page loaded (or was quarantined); 1 when a load failed.
+    """
+    from ingest.pipeline.reparse import reparse as reparse_pages
+    from ingest.sources import UnknownSource, registry
+
+    settings = _settings(config)
+    try:
+        if source is not None:
+            registry.get(source)
+    except UnknownSource as exc:
+        err.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    engine = _engine(settings)
+    summary = reparse_pages(settings, engine, source, everything)
+    _print_summary(summary)
+    raise typer.Exit(1 if summary.pages_failed else 0)
+
+
+@app.command("sources")
+def list_sources() -> None:
+    """List the sources: the profile URLs each claims, its parser version, paging and politeness defaults."""
+    from ingest.sources import all_sources
+
+    table = Table(show_header=True)
+    for header in ("source", "parser", "content types", "paging", "hosts", "interval", "in flight", "jitter"):
+        table.add_column(header)
+    for source in all_sources().values():
+        polite = source.politeness
+        table.add_row(source.name, source.parser_version, ", ".join(source.content_types), source.paging,
+                      ", ".join(source.hosts), f"{polite.interval_s:g} s", str(polite.concurrency),
+                      f"{polite.jitter_s:g} s")
+    console.print(table)
 
 
 @app.command()
@@ -374,7 +475,7 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="Wh
         engine = make_engine(f"sqlite:///{scratch}/head.db")  # an empty database, upgraded to head
         path = migrate.new_revision(message, engine)
         engine.dispose()
-    console.print(f"wrote {path}: review it, then test it with `pytest tests/test_migrate.py`")
+    console.print(f"wrote {path}: review it, then test it with `pytest tests/store/test_migrate.py`")
 
 
 def main() -> None:  # pragma: no cover - console entry point

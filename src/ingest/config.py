@@ -66,6 +66,8 @@ class ProfilesSettings(BaseModel):
 
     urls: list[str] = Field(default_factory=list, description="First pages of the profiles to refresh.")
     sitemap: str | None = Field(None, description="A sitemap listing profile first pages.")
+    source: str | None = Field(None, description="The source these profiles come from (see `ingest sources`); "
+                               "unset, each URL's source is the one that claims it.")
 
     @field_validator("urls", "sitemap")
     @classmethod
@@ -74,6 +76,14 @@ class ProfilesSettings(BaseModel):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"not an http(s) URL: {url!r}")
         return value
+
+
+class ArchiveSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Keep every fetched body in the database (page_body, page_capture), "
+                          "for `ingest reparse`. Quarantined bodies are kept either way.")
+    level: int = Field(3, ge=1, le=22, description="zstd compression level of stored bodies.")
 
 
 class ScheduleSettings(BaseModel):
@@ -131,6 +141,7 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///data/ingest.db", repr=False)  # may hold a password
     profiles: ProfilesSettings = Field(default_factory=ProfilesSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts besides those of the profile and sitemap URLs."
     )

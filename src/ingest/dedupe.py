@@ -1,16 +1,18 @@
 """Paper identity and merge rules: pure functions on records.
 
-A paper is known by several keys: its arXiv id and DOI where a page gives them, and always its
-normalised title plus publication year. Two records sharing any key are the same paper.
+A paper is known by several keys (`KEY_KINDS`, the one place they are declared): its arXiv id and DOI
+where a source gives them, and always its normalised title plus publication year. Two records sharing
+any key are the same paper.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 
 from ingest.records import PaperRecord
 
@@ -28,13 +30,31 @@ def normalise_title(title: str) -> str:
 
 
 def title_key(paper: PaperRecord) -> str:
-    return _title_key(paper.title, paper.published_on)
+    return _title_key(paper.title, paper.year)
 
 
 @lru_cache(maxsize=8192)  # a batch asks for each title several times (grouping, lookups, inserts)
-def _title_key(title: str, published_on: date | None) -> str:
-    year = f"|{published_on.year}" if published_on else "|"
-    return normalise_title(title)[: TITLE_KEY_MAX - len(year)] + year
+def _title_key(title: str, year: int | None) -> str:
+    suffix = f"|{year}" if year is not None else "|"
+    return normalise_title(title)[: TITLE_KEY_MAX - len(suffix)] + suffix
+
+
+@dataclass(frozen=True, slots=True)
+class KeyKind:
+    """One way a paper is known: the key's name, the unique `paper` column holding it, its value in a record."""
+
+    name: str
+    column: str
+    of: Callable[[PaperRecord], str | None]
+
+
+# Strongest first: a record is matched by the first kind it shares with a stored paper. The title key,
+# which every paper has, is last.
+KEY_KINDS = (
+    KeyKind("arxiv", "arxiv_id", attrgetter("arxiv_id")),
+    KeyKind("doi", "doi", attrgetter("doi")),
+    KeyKind("title", "title_key", title_key),
+)
 
 
 @lru_cache(maxsize=8192)  # each paper's id comes once per co-author listing it
@@ -59,35 +79,35 @@ def canonical(paper: PaperRecord) -> PaperRecord:
 
 
 def paper_keys(paper: PaperRecord) -> list[Key]:
-    """Every key the paper can be found by, strongest first: the title key, which every paper has, is
-    last. `paper` must be `canonical`."""
-    keys: list[Key] = []
-    if paper.arxiv_id:
-        keys.append(("arxiv", paper.arxiv_id))
-    if paper.doi:
-        keys.append(("doi", paper.doi))
-    keys.append(("title", title_key(paper)))
-    return keys
+    """Every key the paper can be found by, in `KEY_KINDS` order: the title key is last. `paper` must be
+    `canonical`."""
+    return [(kind.name, value) for kind in KEY_KINDS if (value := kind.of(paper))]
 
 
 def _empty(value: object) -> bool:
     return value is None or value == "" or value == [] or value is False
 
 
+_SCALAR_FIELDS = tuple(name for name in PaperRecord.model_fields
+                       if name not in ("authors", "authors_truncated", "source_fields"))
+
+
 def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
     """`seen` updates `known`, except that a known value never gives way to an empty one and a
-    complete author list never gives way to a truncated one."""
+    complete author list never gives way to a truncated one. Sources' own fields merge field by field."""
     # The usual case: one paper listed alike on several co-authors' pages. (Values compared
     # directly: pydantic's == checks more, and costs more than the rest of a batch's grouping.)
     if seen.__dict__ == known.__dict__:
         return known
     update = {}
-    for name in PaperRecord.model_fields:
-        if name in ("authors", "authors_truncated"):
-            continue
+    for name in _SCALAR_FIELDS:
         value = getattr(seen, name)
         if not _empty(value) and value != getattr(known, name):
             update[name] = value
+    if seen.source_fields != known.source_fields:
+        merged = _merge_source_fields(known.source_fields, seen.source_fields)
+        if merged != known.source_fields:
+            update["source_fields"] = merged
     known_complete = bool(known.authors) and not known.authors_truncated
     seen_complete = bool(seen.authors) and not seen.authors_truncated
     if seen.authors and (seen_complete or not known_complete):
@@ -95,6 +115,15 @@ def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
             update["authors"] = seen.authors
             update["authors_truncated"] = seen.authors_truncated
     return known.model_copy(update=update) if update else known
+
+
+def _merge_source_fields(known: dict[str, dict], seen: dict[str, dict]) -> dict[str, dict]:
+    merged = dict(known)
+    for source, fields in seen.items():
+        mine = merged.get(source, {})
+        merged[source] = {**mine, **{name: value for name, value in fields.items()
+                                     if not _empty(value) or name not in mine}}
+    return merged
 
 
 def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:

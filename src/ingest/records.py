@@ -1,64 +1,94 @@
-"""The records ingest extracts: one definition each.
+"""The records ingest extracts, and the observation that carries them: one definition each.
 
-The extractor returns these plain models; `ingest.store` derives its tables from them
-and `schemas/` is generated from those tables, so a field is declared exactly once.
+Every source's extractor returns an `Observation` holding these models; `ingest.store.tables` derives
+its tables from them and `schemas/` is generated from those tables. Fields every source has are typed
+here; a source's own fields and metrics travel in `source_fields` / `source_metrics`, whose keys the
+source declares (`ingest.sources.base.Source`), so no table grows a column per site.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import TypeVar
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 from sqlmodel import JSON, Field, SQLModel
 
 M = TypeVar("M", bound=SQLModel)
 
 
-class AuthorRecord(SQLModel):
-    """A researcher as one profile page shows them."""
+class AuthorMetrics(SQLModel):
+    """An author's figures at one moment: what `author_snapshot` keeps over time."""
 
-    source: str = Field(max_length=64, description="The site the profile comes from, e.g. 'scholarfeed'.")
-    source_id: str = Field(max_length=128, description="The author's id on that site.")
-    name: str
-    category: str | None = Field(default=None, max_length=32, description="Primary arXiv category code, e.g. LG.")
     h_index: int | None = None
     citations: int | None = None
     paper_count: int | None = Field(default=None, description="Papers the profile says it lists.")
-    novelty_pct: int | None = Field(default=None, description="'Novelty 60%' -> 60.")
-    ai_score: int | None = None
-    profile_url: str = Field(description="URL of the profile's first page.")
+    source_metrics: dict[str, int | float | None] = Field(
+        default_factory=dict, sa_type=JSON, description="The source's own metrics, named as the source declares them "
+        "(e.g. Scholar Feed's novelty_pct and ai_score).")
 
-    def metrics(self) -> tuple[int | None, ...]:
-        return (self.h_index, self.citations, self.paper_count, self.novelty_pct, self.ai_score)
+
+class AuthorRecord(AuthorMetrics):
+    """A researcher as one profile shows them."""
+
+    source: str = Field(max_length=64, description="The source the profile comes from, e.g. 'scholarfeed'.")
+    source_id: str = Field(max_length=128, description="The author's id on that source.")
+    name: str
+    profile_url: str = Field(description="Canonical URL of the profile's first page.")
+    source_fields: dict[str, Any] = Field(
+        default_factory=dict, sa_type=JSON, description="The source's own descriptive fields, as the source "
+        "declares them (e.g. Scholar Feed's category).")
 
 
 class PaperRecord(SQLModel):
-    """A paper card on a profile page."""
+    """A paper as a profile or API lists it."""
 
     title: str
-    abstract: str | None = None
-    category: str | None = Field(default=None, max_length=32)
-    published_on: date | None = Field(default=None, description="arXiv v1 date.")
-    has_code: bool = False
-    code_url: str | None = None
+    year: int | None = None
+    published_on: date | None = Field(default=None, description="First publication date (arXiv: v1).")
     authors: list[str] = Field(
         default_factory=list, sa_type=JSON, description="Author names as shown, in order."
     )
-    authors_truncated: bool = Field(default=False, description="The list ended in 'et al.'.")
-    orgs: list[str] = Field(default_factory=list, sa_type=JSON)
+    authors_truncated: bool = Field(default=False, description="The list shown was cut short ('et al.', '...').")
+    abstract: str | None = None
     arxiv_id: str | None = Field(default=None, max_length=32)
     doi: str | None = Field(default=None, max_length=255)
+    source_fields: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, sa_type=JSON, description="Each source's own fields of the paper, by source name "
+        "(e.g. {'scholarfeed': {'category': 'LG', ...}}).")
 
 
 @dataclass(frozen=True, slots=True)
-class ProfilePage:
-    """Everything extracted from one fetched page of a profile."""
+class Observation:
+    """What one page (live or archived) says, at the time it said it."""
 
-    author: AuthorRecord
+    source: str
+    source_id: str | None  # the author's id on the source; None for a page of rows only
+    origin_url: str  # the page's own address on the source (not an archive's URL for it)
+    observed_at: datetime  # fetch time of a live page, capture time of an archived one
+    body_sha256: str
+    author: AuthorRecord | None  # None for a page of rows only (a listing's later pages on some sources)
     papers: list[PaperRecord]
     first_position: int  # position of papers[0] in the whole profile listing, from 1
     next_url: str | None
+    expected_papers: int | None = None  # how many papers the whole listing holds, where the page says so
+
+    def to_json(self) -> dict[str, Any]:
+        """The observation as `ingest extract` prints it: a source's own fields beside the common ones."""
+        author = None
+        if self.author is not None:
+            a = self.author
+            metrics = {"h_index": a.h_index, "citations": a.citations, "paper_count": a.paper_count,
+                       **a.source_metrics}
+            author = {"name": a.name, "profile_url": a.profile_url, "metrics": metrics, **a.source_fields}
+        papers = [
+            {**p.model_dump(mode="json", exclude={"source_fields"}), **p.source_fields.get(self.source, {})}
+            for p in self.papers
+        ]
+        return {"source": self.source, "source_id": self.source_id, "origin_url": self.origin_url,
+                "observed_at": self.observed_at.isoformat(), "author": author, "papers": papers,
+                "first_position": self.first_position, "next_url": self.next_url,
+                "expected_papers": self.expected_papers}
 
 
 def construct(model: type[M], values: dict) -> M:

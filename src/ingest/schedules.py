@@ -22,8 +22,8 @@ class DeploymentSpec:
     def parameters(self, config: str | None = None) -> dict:
         """The flow's parameters: what to refresh travels with the deployment; where to write (the database)
         comes from the config file given here, or else from the environment of the process that runs it."""
-        return {"urls": self.profiles.urls or None, "sitemap": self.profiles.sitemap, "config": config,
-                "shard": self.shard.index, "shards": self.shard.count}
+        return {"urls": self.profiles.urls or None, "sitemap": self.profiles.sitemap, "source": self.profiles.source,
+                "config": config, "shard": self.shard.index, "shards": self.shard.count}
 
 
 def deployment_specs(settings: Settings) -> list[DeploymentSpec]:

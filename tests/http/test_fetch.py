@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import datetime, timezone
 
 import pytest
 
@@ -102,13 +103,26 @@ async def test_refuses_bodies_over_the_size_cap(site, site_url):
     assert excinfo.value.reason == "too_large"
 
 
-async def test_accepts_only_html_for_html_sources(site, site_url):
+async def test_accepts_only_the_content_types_asked_for(site, site_url):
     site.script(PAGE, Response(200, b"{}", {"Content-Type": "application/json"}))
+    site.script(PAGE, Response(200, b"{}", {"Content-Type": "application/json; charset=utf-8"}))
     async with fetcher(site_url) as f:
         with pytest.raises(FetchError, match="expected text/html, got application/json"):
-            await f.get(site_url + PAGE)
+            await f.get(site_url + PAGE, content_types=("text/html",))
+        assert (await f.get(site_url + PAGE, content_types=("application/json",))).body == b"{}"
         sitemap = await f.get(site_url + "/sitemap.xml", content_types=XML)
+        assert (await f.get(site_url + PAGE)).status == 200  # none named: any type
     assert b"<urlset" in sitemap.body
+
+
+async def test_an_answer_carries_its_headers_and_when_it_came(site, site_url):
+    before = datetime.now(timezone.utc)
+    async with fetcher(site_url) as f:
+        fetched = await f.get(site_url + PAGE)
+        again = await f.get(site_url + PAGE, Validators(fetched.etag, fetched.last_modified, fetched.content_sha256))
+    assert fetched.headers["content-type"].startswith("text/html") and fetched.headers["etag"] == fetched.etag
+    assert before <= fetched.fetched_at <= again.fetched_at <= datetime.now(timezone.utc)
+    assert again.status == 304 and "etag" in again.headers
 
 
 async def test_follows_redirects_within_allowed_hosts(site, site_url):

@@ -7,10 +7,13 @@ import asyncio
 import pytest
 from sqlalchemy import update
 
-from ingest.store import Author, Authorship, AuthorSnapshot, IngestRun, Page, Paper, Quarantine
-from ingest.sources.scholarfeed.extract import PARSER_VERSION
-from ingest.pipeline.refresh import Refresher, refresh
+from ingest.pipeline.plan import PlanError
+from ingest.pipeline.refresh import refresh
 from ingest.site.server import Response
+from ingest.sources.scholarfeed import SOURCE
+from ingest.store import (
+    Author, Authorship, AuthorSnapshot, IngestRun, Page, PageBody, PageCapture, Paper, Quarantine, archive, runs,
+)
 from tests.dbutil import count, dump_records, rows
 
 
@@ -85,12 +88,12 @@ async def test_a_change_on_a_later_page_only_is_found(site, settings, engine):
 async def test_a_new_parser_version_re_extracts_unchanged_pages(site, settings, engine):
     await refresh(settings, engine)
     with engine.begin() as conn:
-        conn.execute(update(Page.__table__).values(parser_version="profile_site/0"))
+        conn.execute(update(Page.__table__).values(parser_version="scholarfeed/0"))
     before = dump_records(engine)
     summary = await refresh(settings, engine)
     assert summary.pages_loaded == pages_in(site) and summary.pages_unchanged == 0
     assert dump_records(engine) == before  # same parser output: nothing to write
-    assert {r.parser_version for r in rows(engine, Page)} == {PARSER_VERSION}
+    assert {r.parser_version for r in rows(engine, Page)} == {SOURCE.parser_version}
 
 
 async def test_a_blocked_page_is_quarantined_then_retried_and_resolved(site, settings, engine):
@@ -101,7 +104,8 @@ async def test_a_blocked_page_is_quarantined_then_retried_and_resolved(site, set
     assert summary.pages_loaded == pages_in(site) - site.corpus.page_count(1005)
     (entry,) = rows(engine, Quarantine)
     assert (entry.url.endswith("/author/1005"), entry.reason, entry.resolved_at) == (True, "blocked", None)
-    assert "unusual traffic" in entry.body
+    with engine.connect() as conn:
+        assert archive.bodies(conn, [entry.body_sha256]) == {entry.body_sha256: captcha}
     assert count(engine, Author, Author.source_id == "1005") == 0
     summary = await refresh(settings, engine)
     assert summary.pages_loaded == site.corpus.page_count(1005) and summary.pages_quarantined == 0
@@ -133,8 +137,7 @@ async def test_a_failed_later_page_keeps_the_earlier_pages_and_refetches_in_full
 
 async def test_a_run_left_running_by_a_crash_is_marked_abandoned(settings, engine):
     settings.run_lease_s = 0.05
-    async with Refresher(settings, engine) as refresher:
-        crashed = refresher.start_run()
+    crashed = runs.start(engine, settings.run_lease_s)
     await asyncio.sleep(0.1)  # its heartbeat has stopped for longer than the lease
     summary = await refresh(settings, engine)
     statuses = {r.id: r.status for r in rows(engine, IngestRun)}
@@ -146,10 +149,60 @@ async def test_a_run_still_beating_is_not_abandoned_by_an_overlapping_one(settin
     settings.http.min_interval_s = 0.04  # pages_in(site) > 40 requests: the run takes over 1.6 s
     long_run = asyncio.create_task(refresh(settings, engine))
     await asyncio.sleep(0.8)  # longer than the lease since it started
-    async with Refresher(settings, engine) as refresher:
-        other = refresher.start_run()
+    other = runs.start(engine, settings.run_lease_s)
     assert {r.id: r.status for r in rows(engine, IngestRun)} == {other.id - 1: "running", other.id: "running"}
     assert (await long_run).status == "ok"
+
+
+async def test_every_fetched_body_is_archived_once_with_its_fetch(site, settings, engine):
+    summary = await refresh(settings, engine)
+    captures = rows(engine, PageCapture)
+    assert len(captures) == summary.pages_loaded == pages_in(site)
+    assert {c.source for c in captures} == {"scholarfeed"} and {c.status for c in captures} == {200}
+    assert all(c.headers["content-type"].startswith("text/html") and c.fetched_at for c in captures)
+    assert count(engine, PageBody) == len({c.sha256 for c in captures})
+    page = site.corpus.render(1001, 1).encode()
+    first = next(c for c in captures if c.url.endswith("/author/1001"))
+    with engine.connect() as conn:
+        assert archive.bodies(conn, [first.sha256]) == {first.sha256: page}
+    # an unchanged refresh archives nothing more; a changed page adds its new body
+    await refresh(settings, engine)
+    assert count(engine, PageCapture) == len(captures)
+    site.corpus.bump_citations(1001)
+    await refresh(settings, engine)
+    assert count(engine, PageCapture) == len(captures) + site.corpus.page_count(1001)
+
+
+async def test_with_the_archive_off_only_quarantined_bodies_are_kept(site, settings, engine):
+    settings.archive.enabled = False
+    site.script("/author/1005", Response(200, b"<html><body>unusual traffic</body></html>", {"Content-Type": "text/html"}))
+    await refresh(settings, engine)
+    assert count(engine, PageCapture) == 0
+    assert [r.sha256 for r in rows(engine, PageBody)] == [rows(engine, Quarantine)[0].body_sha256]
+
+
+async def test_a_sitemap_that_fails_is_a_failed_run_that_says_why(site, settings, engine):
+    site.script("/sitemap.xml", Response(404))
+    with pytest.raises(PlanError, match="sitemap .*/sitemap.xml: .*404"):
+        await refresh(settings, engine)
+    (run,) = rows(engine, IngestRun)
+    assert run.status == "failed" and "sitemap" in run.detail and "404" in run.detail and run.finished_at
+
+
+async def test_a_sitemap_url_no_source_claims_is_quarantined_and_the_rest_refreshed(site, site_url, settings, engine):
+    listed = site.sitemap(site_url.removeprefix("http://")).replace("</urlset>", f"<url><loc>{site_url}/about</loc></url></urlset>")
+    site.script("/sitemap.xml", Response(200, listed.encode(), {"Content-Type": "application/xml"}))
+    summary = await refresh(settings, engine)
+    assert summary.status == "ok" and summary.pages_quarantined == 1 and summary.pages_loaded == pages_in(site)
+    (entry,) = rows(engine, Quarantine)
+    assert (entry.url, entry.reason) == (f"{site_url}/about", "no_source")
+    assert site.hits["/about"] == 0  # never fetched
+
+
+async def test_load_counts_reach_the_run_summary(settings, engine):
+    summary = await refresh(settings, engine)
+    assert summary.authorships_changed == count(engine, Authorship) > 0
+    assert rows(engine, IngestRun)[0].authorships_changed == summary.authorships_changed
 
 
 async def test_profiles_given_explicitly_replace_the_sitemap(site_url, database_url, engine):

@@ -11,10 +11,10 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from ingest.dedupe import normalise_title
-from ingest.sources.scholarfeed.extract import extract
-from ingest.records import ProfilePage
+from ingest.records import Observation
 from ingest.site.corpus import FIRST_GENERATED_ID, SEED_AUTHOR_ID, SEED_PAGE, Corpus
 from ingest.site.server import Site
+from tests.conftest import read_page as extract
 
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 BASE = "http://127.0.0.1:8740"
@@ -60,7 +60,7 @@ def sitemap_locs(xml: bytes) -> list[str]:
     return [loc.text for loc in ET.fromstring(xml).iter(f"{SITEMAP_NS}loc")]
 
 
-def extracted(response: httpx.Response) -> ProfilePage:
+def extracted(response: httpx.Response) -> Observation:
     return extract(response.content, str(response.url))
 
 
@@ -202,8 +202,9 @@ def test_extracting_a_rendered_page_gives_back_the_corpus_records(site, which):
 def test_round_trip_covers_papers_with_code_orgs_and_truncated_bylines():
     corpus = Corpus(20, page_size=1000, mean_papers=15)
     records = [p for a in corpus.authors for p in extract(corpus.render(a, 1), f"{BASE}/author/{a}").papers]
-    assert any(p.has_code and p.code_url for p in records)
-    assert any(p.orgs for p in records)
+    own = [p.source_fields["scholarfeed"] for p in records]
+    assert any(o["has_code"] and o["code_url"] for o in own)
+    assert any(o["orgs"] for o in own)
     assert any(p.authors_truncated for p in records) and any(not p.authors_truncated for p in records)
     by_arxiv = {corpus.paper_record(i).arxiv_id: corpus.paper_record(i) for i in range(len(corpus.papers))}
     assert all(by_arxiv[p.arxiv_id] == p for p in records)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import delete, select, text
 
-from ingest.store import bulk
-from ingest.store import Author, Authorship, Paper
+from ingest.store import Author, Authorship, PageBody, Paper, bulk
 
 PAPERS = Paper.__table__
 AUTHORSHIPS = Authorship.__table__
@@ -16,32 +16,40 @@ T0 = datetime(2026, 1, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
 # Every type the loader writes, and values that need care: None, empty and non-ASCII lists, quotes,
 # backslashes, astral characters, a timestamp in another zone.
 PAPER_ROWS = [
-    {"title": "Plain", "abstract": None, "category": "LG", "published_on": date(2020, 2, 29), "has_code": True,
-     "code_url": "https://c", "authors": ["A. One", "B. Twö"], "authors_truncated": False, "orgs": [],
+    {"title": "Plain", "abstract": None, "year": 2020, "published_on": date(2020, 2, 29),
+     "authors": ["A. One", "B. Twö"], "authors_truncated": False,
+     "source_fields": {"scholarfeed": {"category": "LG", "has_code": True, "code_url": "https://c", "orgs": []}},
      "arxiv_id": "2002.00001", "doi": None, "title_key": "plain|2020", "first_seen_at": T0},
-    {"title": 'Quotes "\' and \\ back', "abstract": "Σ 𝔘 ½\nnew line", "category": None, "published_on": None,
-     "has_code": False, "code_url": None, "authors": [], "authors_truncated": True, "orgs": ["mila", "o'r\"g"],
+    {"title": 'Quotes "\' and \\ back', "abstract": "Σ 𝔘 ½\nnew line", "year": None, "published_on": None,
+     "authors": [], "authors_truncated": True,
+     "source_fields": {"scholarfeed": {"category": None, "orgs": ["mila", "o'r\"g"]}, "other": {"n": 1.5}},
      "arxiv_id": None, "doi": "10.1/x", "title_key": "quotes|",
      "first_seen_at": T0.astimezone(timezone(timedelta(hours=5)))},
 ]
 COLUMNS = tuple(PAPER_ROWS[0])
+BODY_ROWS = [{"sha256": "a" * 64, "size": 3, "data": b"\x00\xff\x28\xb5\x2f\xfd"},
+             {"sha256": "b" * 64, "size": 0, "data": b""}]
 
 
-def stored(conn) -> list[tuple]:
-    """Paper rows as SQLAlchemy reads them and as the database holds them (text), without ids."""
-    typed = [tuple(row) for row in conn.execute(select(*(PAPERS.c[name] for name in COLUMNS)).order_by(PAPERS.c.id))]
-    as_text = ", ".join(f"CAST({name} AS TEXT)" for name in COLUMNS)
-    raw = [tuple(row) for row in conn.execute(text(f"SELECT {as_text} FROM paper ORDER BY id"))]
+def stored(conn, table, columns) -> list[tuple]:
+    """Rows as SQLAlchemy reads them and as the database holds them (text), in insertion order."""
+    order = table.c.id if "id" in table.c else table.c[columns[0]]
+    typed = [tuple(row) for row in conn.execute(select(*(table.c[name] for name in columns)).order_by(order))]
+    as_text = ", ".join(f"CAST({name} AS TEXT)" for name in columns if name != "data")
+    raw = [tuple(row) for row in conn.execute(text(f"SELECT {as_text} FROM {table.name} ORDER BY {order.name}"))]
     return list(zip(typed, raw))
 
 
-def test_insert_many_stores_what_sqlalchemy_stores(engine):
+@pytest.mark.parametrize(("table", "rows"), [(PAPERS, PAPER_ROWS), (PageBody.__table__, BODY_ROWS)],
+                         ids=["paper", "page_body"])
+def test_insert_many_stores_what_sqlalchemy_stores(engine, table, rows):
+    columns = tuple(rows[0])
     with engine.begin() as conn:
-        conn.execute(PAPERS.insert(), PAPER_ROWS)
-        by_sqlalchemy = stored(conn)
-        conn.execute(delete(PAPERS))
-        assert bulk.insert_many(conn, PAPERS, COLUMNS, [tuple(row.values()) for row in PAPER_ROWS]) == 2
-        assert stored(conn) == by_sqlalchemy
+        conn.execute(table.insert(), rows)
+        by_sqlalchemy = stored(conn, table, columns)
+        conn.execute(delete(table))
+        assert bulk.insert_many(conn, table, columns, [tuple(row.values()) for row in rows]) == 2
+        assert stored(conn, table, columns) == by_sqlalchemy
 
 
 def test_insert_many_keeps_row_order_and_counts_only_what_it_inserted(engine):
@@ -94,5 +102,5 @@ def test_insert_ignoring_conflicts_returns_only_the_rows_it_inserted(engine):
 
 
 def paper_row(title: str, arxiv_id: str) -> dict:
-    return {"title": title, "arxiv_id": arxiv_id, "title_key": f"{title.lower()}|2020", "authors": [], "orgs": [],
-            "has_code": False, "authors_truncated": False, "first_seen_at": T0}
+    return {"title": title, "arxiv_id": arxiv_id, "title_key": f"{title.lower()}|2020", "authors": [],
+            "source_fields": {}, "authors_truncated": False, "first_seen_at": T0}

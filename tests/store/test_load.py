@@ -1,4 +1,5 @@
-"""Loading is idempotent, deduplicates papers by any key, and merges without losing values."""
+"""Loading is idempotent, deduplicates papers by any key, merges without losing values, and dates what it
+writes by when the pages were seen."""
 
 from __future__ import annotations
 
@@ -6,41 +7,63 @@ import gc
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
 
+from ingest.records import AuthorRecord, Observation, PaperRecord
+from ingest.store import Author, Authorship, AuthorSnapshot, Page, Paper, RunCounts, make_engine
 from ingest.store import load as loader
-from ingest.store import Author, Authorship, AuthorSnapshot, Page, Paper, make_engine
-from ingest.store.load import PageState, ProfileLoad, load_profiles
-from ingest.records import AuthorRecord, PaperRecord, ProfilePage
+from ingest.store.load import ProfileLoad, load_profiles
+from ingest.store.pages import PageState
 from tests.dbutil import count, dump_records, rows
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def author(source_id: str = "7", **fields) -> AuthorRecord:
-    values = dict(source="scholarfeed", source_id=source_id, name=f"Author {source_id}", category="LG", h_index=3,
-                  citations=100, paper_count=2, novelty_pct=50, ai_score=40,
-                  profile_url=f"http://127.0.0.1/author/{source_id}")
+    values = dict(source="scholarfeed", source_id=source_id, name=f"Author {source_id}", h_index=3,
+                  citations=100, paper_count=2, source_metrics={"novelty_pct": 50, "ai_score": 40},
+                  source_fields={"category": "LG"}, profile_url=f"http://127.0.0.1/author/{source_id}")
     return AuthorRecord(**(values | fields))
 
 
+OWN = ("category", "has_code", "code_url", "orgs")  # Scholar Feed's own fields of a paper
+
+
 def paper(title: str = "Deep Nets", **fields) -> PaperRecord:
-    values = dict(title=title, abstract="An abstract.", category="LG", published_on=date(2020, 2, 29),
+    """A paper record; Scholar Feed's own fields may be given by name."""
+    values = dict(title=title, abstract="An abstract.", year=2020, published_on=date(2020, 2, 29),
                   authors=["A. One", "B. Two", "C. Three"], authors_truncated=True, arxiv_id=None)
-    return PaperRecord(**(values | fields))
+    own = {"category": "LG"} | {name: fields.pop(name) for name in OWN if name in fields}
+    return PaperRecord(**(values | {"source_fields": {"scholarfeed": own}} | fields))
+
+
+def page(a: AuthorRecord | None, papers: list[PaperRecord], url: str, *, first: int = 1, next_url: str | None = None,
+         seen: datetime = T0) -> tuple[PageState, Observation]:
+    state = PageState(url, a.profile_url if a else url, "scholarfeed", '"e1"', None, "ab" * 32, 200, seen)
+    return state, Observation("scholarfeed", a.source_id if a else None, url, seen, "ab" * 32, a, papers, first,
+                              next_url)
 
 
 def profile(a: AuthorRecord, papers: list[PaperRecord], *, complete: bool = True) -> ProfileLoad:
-    state = PageState(a.profile_url, '"e1"', None, "ab" * 32, 200)
-    return ProfileLoad(a.profile_url, [(state, ProfilePage(a, papers, 1, None))], complete=complete)
+    return ProfileLoad(a.profile_url, "scholarfeed/test", [page(a, papers, a.profile_url)], complete=complete)
 
 
-def load(engine, *profiles: ProfileLoad, now: datetime = T0):
+def seen_at(profile: ProfileLoad, when: datetime) -> ProfileLoad:
+    """The profile with every page fetched and observed at `when`."""
+    return replace(profile, pages=[(replace(state, fetched_at=when), replace(observation, observed_at=when))
+                                   for state, observation in profile.pages])
+
+
+def load(engine, *profiles: ProfileLoad, now: datetime = T0) -> RunCounts:
+    """Load `profiles` as observed at `now`."""
+    counts = RunCounts()
     with engine.begin() as conn:
-        return load_profiles(conn, profiles, now=now, parser_version="test/1")
+        load_profiles(conn, [seen_at(p, now) for p in profiles], counts, now=now)
+    return counts
 
 
 def test_first_load_inserts_author_papers_links_snapshot_and_page_state(engine):
@@ -49,8 +72,9 @@ def test_first_load_inserts_author_papers_links_snapshot_and_page_state(engine):
     assert count(engine, Author) == 1 and count(engine, Paper) == 2
     assert [(r.position, r.removed_at) for r in rows(engine, Authorship)] == [(1, None), (2, None)]
     assert [r.citations for r in rows(engine, AuthorSnapshot)] == [100]
-    (page,) = rows(engine, Page)
-    assert (page.etag, page.parser_version, page.http_status) == ('"e1"', "test/1", 200)
+    (state,) = rows(engine, Page)
+    assert (state.etag, state.parser_version, state.http_status, state.source) == (
+        '"e1"', "scholarfeed/test", 200, "scholarfeed")
 
 
 def test_loading_the_same_profile_again_changes_no_record_row(engine):
@@ -93,7 +117,8 @@ def test_a_known_value_is_never_replaced_by_an_empty_one(engine):
     load(engine, profile(author("1"), [paper("P", abstract="Kept.", orgs=["mila"], code_url="https://c", has_code=True)]))
     load(engine, profile(author("2"), [paper("P", abstract=None, orgs=[], code_url=None, has_code=False)]))
     (row,) = rows(engine, Paper)
-    assert (row.abstract, row.orgs, row.code_url, row.has_code) == ("Kept.", ["mila"], "https://c", True)
+    own = row.source_fields["scholarfeed"]
+    assert (row.abstract, own["orgs"], own["code_url"], own["has_code"]) == ("Kept.", ["mila"], "https://c", True)
 
 
 def test_a_complete_author_list_beats_a_truncated_one(engine):
@@ -115,6 +140,50 @@ def test_changed_metrics_update_the_author_and_add_a_snapshot(engine):
     # first_seen_at stays the first time
     (row,) = rows(engine, Author)
     assert row.first_seen_at.replace(tzinfo=timezone.utc) == T0
+
+
+def test_a_change_in_the_sources_own_metrics_is_a_snapshot_and_in_its_own_fields_an_update(engine):
+    load(engine, profile(author(), [paper()]))
+    load(engine, profile(author(source_metrics={"novelty_pct": 51, "ai_score": 40}), [paper()]),
+         now=T0 + timedelta(days=1))
+    load(engine, profile(author(source_metrics={"novelty_pct": 51, "ai_score": 40}, source_fields={"category": "CL"}),
+                         [paper()]), now=T0 + timedelta(days=2))
+    assert [r.source_metrics["novelty_pct"] for r in rows(engine, AuthorSnapshot)] == [50, 51]
+    (row,) = rows(engine, Author)
+    assert (row.source_metrics, row.source_fields) == ({"novelty_pct": 51, "ai_score": 40}, {"category": "CL"})
+
+
+def test_rows_are_dated_by_when_their_pages_were_seen_not_when_they_load(engine):
+    a = author(paper_count=3)
+    day1, day2 = T0 - timedelta(days=9), T0 - timedelta(days=8)
+    first = page(a, [paper("One"), paper("Two")], a.profile_url, next_url=a.profile_url + "?page=2", seen=day1)
+    second = page(None, [paper("Three")], a.profile_url + "?page=2", first=3, seen=day2)  # a page of rows only
+    counts = RunCounts()
+    with engine.begin() as conn:
+        load_profiles(conn, [ProfileLoad(a.profile_url, "scholarfeed/test", [first, second])], counts, now=T0)
+    utc = {r.title: r.first_seen_at.replace(tzinfo=timezone.utc) for r in rows(engine, Paper)}
+    assert utc == {"One": day1, "Two": day1, "Three": day2}
+    (row,) = rows(engine, Author)
+    assert row.first_seen_at.replace(tzinfo=timezone.utc) == day1
+    assert [r.observed_at.replace(tzinfo=timezone.utc) for r in rows(engine, AuthorSnapshot)] == [day1]
+    assert [r.fetched_at.replace(tzinfo=timezone.utc) for r in rows(engine, Page)] == [day1, day2]
+    # a listing seen later without "Two" ends it then
+    later = T0 + timedelta(days=1)
+    with engine.begin() as conn:
+        load_profiles(conn, [ProfileLoad(a.profile_url, "scholarfeed/test", [
+            page(a, [paper("One")], a.profile_url, next_url=a.profile_url + "?page=2", seen=later),
+            page(None, [paper("Three")], a.profile_url + "?page=2", first=2, seen=later)])], counts, now=T0)
+    ended = [r.removed_at.replace(tzinfo=timezone.utc) for r in rows(engine, Authorship) if r.removed_at]
+    assert ended == [later]
+
+
+def test_a_paper_seen_on_two_pages_of_a_batch_is_first_seen_at_the_earlier(engine):
+    early, late = T0 - timedelta(days=3), T0
+    with engine.begin() as conn:
+        load_profiles(conn, [seen_at(profile(author("1"), [paper("Shared")]), late),
+                             seen_at(profile(author("2"), [paper("Shared")]), early)], RunCounts(), now=T0)
+    (row,) = rows(engine, Paper)
+    assert row.first_seen_at.replace(tzinfo=timezone.utc) == early
 
 
 def test_a_paper_no_longer_listed_ends_its_authorship_and_stays(engine):
@@ -139,13 +208,12 @@ def test_a_partial_profile_adds_what_it_has_but_ends_nothing_and_saves_no_page_s
 
 def test_positions_follow_pages(engine):
     a = author(paper_count=3)
-    state1 = PageState(a.profile_url, None, None, "1" * 64, 200)
-    state2 = PageState(a.profile_url + "?page=2", None, None, "2" * 64, 200)
-    pages = [(state1, ProfilePage(a, [paper("One"), paper("Two")], 1, state2.url)),
-             (state2, ProfilePage(a, [paper("Three")], 3, None))]
-    load(engine, ProfileLoad(a.profile_url, pages))
+    second = a.profile_url + "?page=2"
+    pages = [page(a, [paper("One"), paper("Two")], a.profile_url, next_url=second),
+             page(a, [paper("Three")], second, first=3)]
+    load(engine, ProfileLoad(a.profile_url, "scholarfeed/test", pages))
     assert [r.position for r in rows(engine, Authorship)] == [1, 2, 3]
-    assert [r.url for r in rows(engine, Page)] == [state1.url, state2.url]
+    assert [r.url for r in rows(engine, Page)] == [a.profile_url, second]
 
 
 def test_a_title_that_normalises_beyond_the_key_column_still_loads_once(engine):
@@ -168,7 +236,7 @@ def load_behind_an_open_transaction(pg_url: str, first: ProfileLoad, second: Pro
     other = make_engine(f"{pg_url}&application_name={waiter}")
     with engine.connect() as conn:
         transaction = conn.begin()
-        load_profiles(conn, [first], now=T0 + timedelta(days=1), parser_version="test/1")
+        load_profiles(conn, [seen_at(first, T0 + timedelta(days=1))], RunCounts(), now=T0)
         loading = threading.Thread(target=load, args=(other, second), kwargs={"now": T0 + timedelta(days=2)})
         loading.start()
         for _ in range(500):

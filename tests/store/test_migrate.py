@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from datetime import datetime, timezone
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, insert, inspect, select, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, insert, inspect, select, text
 from sqlmodel import SQLModel
 
-from ingest.store import migrate
 from ingest.config import load_settings
-from ingest.store import make_engine
 from ingest.pipeline.refresh import refresh
+from ingest.store import archive, make_engine, migrate
+from tests.conftest import FIXTURES
 
 OLDER = [script.revision for script in migrate._scripts().walk_revisions() if script.revision != migrate.head()]
 PREVIOUS = migrate._scripts().get_revision(migrate.head()).down_revision
@@ -65,19 +68,48 @@ def test_a_database_made_before_migrations_counts_as_the_first_revision(database
     assert differences(engine) == []
 
 
-def copy_rows(source, target) -> dict[str, list[dict]]:
-    """Copy every row of `source` into `target` (at an older revision) in the columns `target` has."""
-    old = MetaData()
-    old.reflect(target)
+FIXTURE_0003 = FIXTURES / "ingest-0003.db"  # filled by real refreshes at revision 0003: see tests/fixtures/README.md
+RECORDED_AT = "http://127.0.0.1:48731"  # the bundled site it was refreshed from
+
+
+def fixture_0003(tmp_path) -> Engine:
+    """A copy of the revision-0003 database (opening the file itself would rewrite its header)."""
+    path = tmp_path / "ingest-0003.db"
+    shutil.copyfile(FIXTURE_0003, path)
+    return create_engine(f"sqlite:///{path}")
+
+
+def table_rows(engine, name: str) -> list[dict]:
+    """The table's rows by primary key, timestamps as naive UTC (as SQLite holds them, PostgreSQL with a zone)."""
+    table = Table(name, MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        return [{key: naive_utc(value) for key, value in row._mapping.items()}
+                for row in conn.execute(select(table).order_by(*table.primary_key))]
+
+
+def naive_utc(value):
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def copy_rows(source, target, base: str) -> dict[str, list[dict]]:
+    """Copy every row of `source` into `target` (both at older revisions) in the columns `target` has, moving
+    URLs from the site the rows were recorded from to `base`, as a restore onto another host would."""
+    old, new = MetaData(), MetaData()
+    old.reflect(source)
+    new.reflect(target)
     copied = {}
     with source.connect() as src, target.begin() as dst:
-        for table in SQLModel.metadata.sorted_tables:
-            if table.name not in old.tables:
+        for table in old.sorted_tables:
+            if table.name not in new.tables or table.name == "alembic_version":
                 continue
-            columns = [c.name for c in old.tables[table.name].columns]
-            rows = [dict(row._mapping) for row in src.execute(select(*(table.c[c] for c in columns)))]
+            columns = [c.name for c in new.tables[table.name].columns if c.name in table.c]
+            rows = [{name: value.replace(RECORDED_AT, base) if isinstance(value, str) else value
+                     for name, value in row._mapping.items()}
+                    for row in src.execute(select(*(table.c[c] for c in columns)).order_by(*table.primary_key))]
             if rows:
-                dst.execute(insert(old.tables[table.name]), rows)
+                dst.execute(insert(new.tables[table.name]), rows)
                 if dst.dialect.name == "postgresql" and "id" in columns:  # as a restore does: ids go on after
                     dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                      f"(SELECT max(id) FROM {table.name}))"))
@@ -85,36 +117,65 @@ def copy_rows(source, target) -> dict[str, list[dict]]:
     return copied
 
 
-@pytest.mark.parametrize("start", OLDER)
-async def test_upgrading_from_an_older_revision_keeps_every_row(site, site_url, database_url, tmp_path, start):
-    settings = load_settings(None, database_url=f"sqlite:///{tmp_path / 'source.db'}",
-                             profiles={"sitemap": f"{site_url}/sitemap.xml"})
-    source = make_engine(settings.database_url)
-    await refresh(settings, source)
-    site.corpus.bump_citations(1002)  # a second run: snapshots, updates, two ingest_run rows
-    await refresh(settings, source)
+def scholar_feed_values_moved(name: str, old: dict, new: dict) -> None:
+    """Revision 0004 moved Scholar Feed's own values into the records' JSON fields: each lands there."""
+    if name == "author":
+        assert new["source_metrics"] == {"novelty_pct": old["novelty_pct"], "ai_score": old["ai_score"]}
+        assert new["source_fields"] == {"category": old["category"]}
+    elif name == "author_snapshot":
+        assert new["source_metrics"] == {"novelty_pct": old["novelty_pct"], "ai_score": old["ai_score"]}
+    elif name == "paper":
+        assert new["year"] == old["published_on"].year
+        assert new["source_fields"] == {"scholarfeed": {"category": old["category"], "has_code": old["has_code"],
+                                                        "code_url": old["code_url"], "orgs": old["orgs"]}}
+    elif name == "page":
+        assert (new["source"], new["parser_version"]) == ("scholarfeed", "scholarfeed/2")
+        assert old["parser_version"] == "profile_site/2"
 
+
+@pytest.mark.parametrize("start", OLDER)
+async def test_a_database_filled_at_an_older_revision_upgrades_with_nothing_lost(site, site_url, database_url,
+                                                                                 tmp_path, start):
     target = make_engine(database_url, check=False)
     migrate.upgrade(target, start)
-    copied = copy_rows(source, target)
-    assert all(copied[name] for name in ("author", "paper", "authorship", "author_snapshot", "page", "ingest_run"))
+    copied = copy_rows(fixture_0003(tmp_path), target, site_url)
+    assert all(copied[name] for name in ("author", "paper", "authorship", "author_snapshot", "page", "ingest_run",
+                                         "quarantine"))
     migrate.upgrade(target)
 
+    for name, old_rows in copied.items():
+        table = SQLModel.metadata.tables[name]
+        kept = table_rows(target, name)
+        assert len(kept) == len(old_rows)
+        for old, new in zip(old_rows, kept):
+            assert {k: new[k] for k in old if k in new and k != "parser_version"} == {
+                k: v for k, v in old.items() if k in new and k != "parser_version"}
+            scholar_feed_values_moved(name, old, new)
+        # Columns added since `start` hold their defaults, e.g. old runs were shard 1 of 1.
+        for column in table.columns:
+            if old_rows and column.name not in old_rows[0] and column.server_default is not None:
+                assert {str(row[column.name]) for row in kept} == {column.server_default.arg}
+
+    # A quarantined body moved, whole, into the page archive.
+    (old_entry,), (entry,) = copied["quarantine"], table_rows(target, "quarantine")
     with target.connect() as conn:
-        for name, old_rows in copied.items():
-            table = SQLModel.metadata.tables[name]
-            kept = [dict(row._mapping) for row in conn.execute(select(table).order_by(*table.primary_key))]
-            assert [{k: row[k] for k in old} for row, old in zip(kept, old_rows)] == old_rows
-            assert len(kept) == len(old_rows)
-            # Columns added since `start` hold their defaults, e.g. old runs were shard 1 of 1.
-            for column in table.columns:
-                if old_rows and column.name not in old_rows[0]:
-                    default = column.server_default.arg if column.server_default is not None else None
-                    assert {str(row[column.name]) if default else row[column.name] for row in kept} == {default}
+        assert archive.bodies(conn, [entry["body_sha256"]]) == {entry["body_sha256"]: old_entry["body"].encode()}
 
     # The upgraded database works: its page states make every page of the next run unchanged.
-    summary = await refresh(settings.model_copy(update={"database_url": database_url}), make_engine(database_url))
-    assert summary.pages_fetched == summary.pages_unchanged > 0
+    site.corpus.bump_citations(1002)  # as the site stood when the database was filled
+    settings = load_settings(None, database_url=database_url, profiles={"sitemap": f"{site_url}/sitemap.xml"})
+    summary = await refresh(settings, make_engine(database_url))
+    assert summary.pages_fetched == summary.pages_unchanged == len(copied["page"])
+
+
+def test_downgrading_from_the_sources_seam_gives_back_the_older_rows(database_url, tmp_path):
+    target = make_engine(database_url, check=False)
+    migrate.upgrade(target, "0003")
+    copied = copy_rows(fixture_0003(tmp_path), target, RECORDED_AT)
+    migrate.upgrade(target)
+    migrate.downgrade(target, "0003")
+    for name, old_rows in copied.items():
+        assert table_rows(target, name) == old_rows, name
 
 
 def test_downgrading_to_the_first_revision_and_back_keeps_the_schema(database_url):

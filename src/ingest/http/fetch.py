@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -22,7 +23,6 @@ from ingest.http.throttle import HostGates, Reserve
 
 log = logging.getLogger(__name__)
 
-HTML = ("text/html",)
 XML = ("application/xml", "text/xml")
 
 
@@ -54,6 +54,8 @@ class Fetched:
     url: str  # after redirects
     status: int  # 200, or 304
     body: bytes | None  # None when the server answered 304
+    headers: dict[str, str]  # of the final response, names in lower case
+    fetched_at: datetime  # when the response's head arrived
     etag: str | None
     last_modified: str | None
     content_sha256: str | None
@@ -126,8 +128,10 @@ class Fetcher:
             self._gates[host_of(url)].space_at_least(min(delay, self.settings.max_crawl_delay_s))
         return rules
 
-    async def get(self, url: str, known: Validators | None = None, *, content_types=HTML) -> Fetched:
-        """GET `url`, retrying transient failures; conditional when `known` has validators."""
+    async def get(self, url: str, known: Validators | None = None, *,
+                  content_types: tuple[str, ...] | None = None) -> Fetched:
+        """GET `url`, retrying transient failures; conditional when `known` has validators. With `content_types`,
+        an answer of another media type is refused (`content_type`)."""
         self._check_host(url)
         return await self._fetch(url, known, content_types, obey_robots=self.settings.obey_robots_txt)
 
@@ -203,12 +207,14 @@ class Fetcher:
 
     async def _read(self, url: str, response: httpx.Response, known: Validators | None,
                     content_types: tuple[str, ...] | None) -> Fetched:
+        fetched_at = datetime.now(timezone.utc)
         status = response.status_code
         if status in RETRY_STATUSES:
             raise RetryableStatus(url, status, parse_retry_after(response.headers.get("retry-after")))
-        etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
+        headers = dict(response.headers)  # httpx gives names in lower case
+        etag, last_modified = headers.get("etag"), headers.get("last-modified")
         if status == 304 and known:
-            return Fetched(url, 304, None, etag or known.etag, last_modified or known.last_modified,
+            return Fetched(url, 304, None, headers, fetched_at, etag or known.etag, last_modified or known.last_modified,
                            known.content_sha256, True)
         if status != 200:
             raise FetchError(url, f"http_{status}", f"HTTP {status}", status=status)
@@ -230,4 +236,4 @@ class Fetcher:
             raise EmptyBody(url)
         digest = hashlib.sha256(body).hexdigest()
         unchanged = bool(known and known.content_sha256 == digest)
-        return Fetched(url, 200, body, etag, last_modified, digest, unchanged)
+        return Fetched(url, 200, body, headers, fetched_at, etag, last_modified, digest, unchanged)

@@ -1,8 +1,9 @@
 """What refreshing one batch of profiles produced, and writing it to the database in one go.
 
-The event loop builds `ProfileOutcome`s; `write` may run in a worker process (`ingest.pipeline.workers`), so
-everything here crosses a process boundary cheaply: an extracted page travels as `PackedPage`, a
-few plain values and its records pickled once, and is unpacked only where it is loaded.
+The event loop builds `ProfileOutcome`s; `write` may run in a worker process (`ingest.pipeline.workers`),
+so everything here crosses a process boundary cheaply: an extracted page travels as `PackedPage`, a few
+plain values, its observation pickled once and its body already compressed for the archive, and is
+unpacked only where it is loaded.
 """
 
 from __future__ import annotations
@@ -10,21 +11,21 @@ from __future__ import annotations
 import logging
 import pickle
 from dataclasses import dataclass, field
-from functools import partial
 
 from sqlalchemy import Engine
 
-from ingest.store import load
-from ingest.store import Quarantine, utcnow
-from ingest.sources.scholarfeed.extract import PARSER_VERSION
 from ingest.failpoint import failpoint
-from ingest.store.load import LoadCounts, PageState, ProfileLoad
-from ingest.records import AuthorRecord, PaperRecord, ProfilePage, construct
+from ingest.records import AuthorRecord, Observation, PaperRecord, construct
+from ingest.sources.base import ProfileRef
+from ingest.store import archive, pages, quarantine
+from ingest.store.archive import Capture
+from ingest.store.load import ProfileLoad, load_profiles
+from ingest.store.pages import PageState
+from ingest.store.quarantine import Problem, problem
+from ingest.store.tables import RunCounts, utcnow
 from ingest.store.transaction import transact
 
 log = logging.getLogger(__name__)
-
-MAX_QUARANTINED_BODY = 1_000_000
 
 _AUTHOR_FIELDS = tuple(AuthorRecord.model_fields)
 _PAPER_FIELDS = tuple(PaperRecord.model_fields)
@@ -32,110 +33,158 @@ _PAPER_FIELDS = tuple(PaperRecord.model_fields)
 
 @dataclass(frozen=True, slots=True)
 class PackedPage:
-    """An extracted page: what walking its profile needs, and its records as one pickled blob of plain
-    tuples (unpickling pydantic models costs a third of the extraction; tuples a tenth of that)."""
+    """An extracted page: what walking its profile needs, its observation as one pickled blob of plain tuples
+    (unpickling pydantic models costs a third of the extraction; tuples a tenth of that), and its body
+    compressed for the page archive (None when the archive is off)."""
 
     next_url: str | None
-    papers: int  # papers it lists
-    declared: int | None  # papers its author's header says the profile lists
+    listed: int  # papers on the page
+    expected: int | None  # papers the whole listing holds, where the page says so
+    has_author: bool
     data: bytes
+    body_size: int
+    archived: bytes | None
 
     @classmethod
-    def pack(cls, page: ProfilePage) -> PackedPage:
-        author = page.author.__dict__
-        values = (tuple(author[name] for name in _AUTHOR_FIELDS),
-                  [tuple(paper.__dict__[name] for name in _PAPER_FIELDS) for paper in page.papers],
-                  page.first_position)
-        return cls(page.next_url, len(page.papers), page.author.paper_count,
-                   pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL))
+    def pack(cls, page: Observation, body_size: int, archived: bytes | None) -> PackedPage:
+        author = tuple(page.author.__dict__[name] for name in _AUTHOR_FIELDS) if page.author is not None else None
+        values = ((page.source, page.source_id, page.origin_url, page.observed_at, page.body_sha256,
+                   page.first_position, page.expected_papers),
+                  author,
+                  [tuple(paper.__dict__[name] for name in _PAPER_FIELDS) for paper in page.papers])
+        return cls(page.next_url, len(page.papers), page.expected_papers, page.author is not None,
+                   pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL), body_size, archived)
 
-    def unpack(self) -> ProfilePage:
+    def unpack(self) -> Observation:
         # Every value was typed by the extractor that packed it: no validation again.
-        author, papers, first_position = pickle.loads(self.data)
-        return ProfilePage(construct(AuthorRecord, dict(zip(_AUTHOR_FIELDS, author))),
-                           [construct(PaperRecord, dict(zip(_PAPER_FIELDS, paper))) for paper in papers],
-                           first_position, self.next_url)
+        (source, source_id, origin_url, observed_at, sha, first_position, expected), author, papers = \
+            pickle.loads(self.data)
+        return Observation(
+            source, source_id, origin_url, observed_at, sha,
+            construct(AuthorRecord, dict(zip(_AUTHOR_FIELDS, author))) if author is not None else None,
+            [construct(PaperRecord, dict(zip(_PAPER_FIELDS, paper))) for paper in papers],
+            first_position, self.next_url, expected)
 
 
-@dataclass(slots=True)
-class Problem:
-    url: str
-    reason: str
-    detail: str
-    body: str | None = None
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """A fetched page of a profile, extracted and waiting to be written."""
 
-
-def problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
-    """What went wrong with `url`, from the exception that said so (and the body, for the quarantine)."""
-    reason = getattr(exc, "reason", type(exc).__name__)
-    detail = getattr(exc, "detail", str(exc))
-    return Problem(url, reason, detail, body_text(body if body is not None else getattr(exc, "body", None)))
-
-
-def body_text(body: bytes | None) -> str | None:
-    return body[:MAX_QUARANTINED_BODY].decode("utf-8", "replace") if body is not None else None
+    state: PageState
+    headers: dict[str, str]
+    page: PackedPage
 
 
 @dataclass(slots=True)
 class ProfileOutcome:
-    """One profile's pages after fetching and extraction: unchanged, to load, quarantined or failed."""
+    """One profile's pages after fetching and extraction: unchanged, extracted (to load), quarantined or
+    failed."""
 
-    profile: str
+    profile: ProfileRef
+    parser_version: str
     unchanged: list[PageState] = field(default_factory=list)
-    loaded: list[tuple[PageState, PackedPage]] = field(default_factory=list)  # in listing order
-    complete: bool = False  # `loaded` holds every page of the profile
+    extracted: list[Extracted] = field(default_factory=list)  # in listing order
+    complete: bool = False  # `extracted` holds every page of the profile
     quarantined: list[Problem] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
-        return len(self.unchanged) + len(self.loaded) + len(self.quarantined) + len(self.failed)
+        return len(self.unchanged) + len(self.extracted) + len(self.quarantined) + len(self.failed)
 
     def profile_load(self) -> ProfileLoad:
-        return ProfileLoad(self.profile, [(state, page.unpack()) for state, page in self.loaded], self.complete)
+        return ProfileLoad(self.profile.url, self.parser_version,
+                           [(e.state, e.page.unpack()) for e in self.extracted], self.complete)
+
+    def end_walk(self, extracted: list[Extracted], bodies: list[bytes], complete: bool) -> None:
+        """The walk of the profile's pages ended with `extracted` (their `bodies` beside them). A complete
+        listing shorter than its first page says goes to the quarantine whole: papers went missing on the way
+        (a cut listing, a block page dressed as a profile), and loading it would end authorships that exist."""
+        if complete and (why := short_listing([e.page for e in extracted])):
+            self.quarantined += [Problem(e.state.url, "incomplete", why, body) for e, body in zip(extracted, bodies)]
+            return
+        self.extracted, self.complete = extracted, complete
+
+    def captures(self) -> list[Capture]:
+        """Its extracted pages' bodies, for the archive (none when the archive is off)."""
+        return [Capture(e.state.url, self.profile.source, e.state.http_status, e.headers, e.state.fetched_at,
+                        e.state.content_sha256, e.page.body_size, e.page.archived)
+                for e in self.extracted if e.page.archived is not None]
+
+
+def short_listing(pages: list[PackedPage]) -> str | None:
+    """Why a complete profile lists fewer papers than its first page says the listing holds, or None."""
+    expected = pages[0].expected if pages else None
+    listed = sum(page.listed for page in pages)
+    if expected is not None and listed < expected:
+        return f"{listed} papers on {len(pages)} page(s), but the profile declares {expected}"
+    return None
+
+
+def authorless(extracted: list[Extracted], page: PackedPage, url: str, body: bytes) -> Problem | None:
+    """A profile's first page must show its author (later pages may be rows only)."""
+    if extracted or page.has_author:
+        return None
+    return Problem(url, "malformed", "the profile's first page shows no author", body)
 
 
 @dataclass(slots=True)
 class Written:
-    counts: LoadCounts
-    failed: dict[str, list[Problem]]  # profile -> its pages, when loading it failed (nothing of it landed)
+    counts: RunCounts  # what the loads changed
+    failed: dict[str, list[Problem]]  # profile URL -> its pages, when loading it failed (nothing of it landed)
 
 
-def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None) -> Written:
-    """Load the batch's profiles in one transaction, then save unchanged pages' state and quarantine."""
+def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
+    """Load the batch's profiles and archive their bodies in one transaction, then save unchanged pages'
+    state and quarantine what could not be loaded (its bodies compressed at zstd `level`)."""
     now = utcnow()
-    loads = [outcome.profile_load() for outcome in outcomes if outcome.loaded]
+    loading = [outcome for outcome in outcomes if outcome.extracted]
     failed: dict[str, list[Problem]] = {}
 
-    def load_batch(conn) -> LoadCounts:
-        written = load.load_profiles(conn, loads, now=now, parser_version=PARSER_VERSION)
-        failpoint("load_before_commit")
-        return written
+    def load_batch(batch: list[ProfileOutcome]):
+        def work(conn) -> RunCounts:
+            counts = RunCounts()
+            load_profiles(conn, [outcome.profile_load() for outcome in batch], counts, now=now)
+            archive.keep(conn, [capture for outcome in batch for capture in outcome.captures()])
+            failpoint("load_before_commit")
+            return counts
+        return work
 
     try:
-        counts = transact(engine, load_batch)
+        counts = transact(engine, load_batch(loading)) if loading else RunCounts()
     except Exception:
         # One bad profile must not sink the batch: retry them one transaction each.
-        log.exception("batch load failed; loading its %d profiles one by one", len(loads))
-        counts = LoadCounts()
-        for profile in loads:
+        log.exception("batch load failed; loading its %d profiles one by one", len(loading))
+        counts = RunCounts()
+        for outcome in loading:
             try:
-                counts.add(transact(engine, partial(load.load_profiles, profiles=[profile], now=now,
-                                                    parser_version=PARSER_VERSION)))
+                counts.add(transact(engine, load_batch([outcome])))
             except Exception as exc:
-                log.exception("loading %s failed", profile.profile)
-                failed[profile.profile] = [problem(profile.profile, exc),
-                                           *(Problem(s.url, "load_error", str(exc)) for s, _ in profile.pages[1:])]
+                log.exception("loading %s failed", outcome.profile.url)
+                failed[outcome.profile.url] = [problem(outcome.profile.url, exc),
+                                               *(Problem(e.state.url, "load_error", str(exc))
+                                                 for e in outcome.extracted[1:])]
     failpoint("load_committed")
     with engine.begin() as conn:
-        load.lock_profiles(conn, [o.profile for o in outcomes if o.unchanged])
-        load.save_page_states(conn, [(o.profile, s) for o in outcomes for s in o.unchanged], now, parser_version=None)
-        problems = [p for o in outcomes for p in o.quarantined]
-        if problems:
-            conn.execute(Quarantine.__table__.insert(), [
-                {"url": p.url, "reason": p.reason, "detail": p.detail, "body": p.body, "created_at": now,
-                 "run_id": run_id}
-                for p in problems
-            ])
+        pages.lock_profiles(conn, [o.profile.url for o in outcomes if o.unchanged])
+        pages.save(conn, [s for o in outcomes for s in o.unchanged], parser_version=None)
+        quarantine.add(conn, [p for o in outcomes for p in o.quarantined], run_id, now, level)
     failpoint("states_saved")
     return Written(counts, failed)
+
+
+def tally(written: Written, outcomes: list[ProfileOutcome], *, fetched: bool = True) -> RunCounts:
+    """The batch's counts: what its loads changed and what became of each page (`fetched`: the pages were
+    fetched, not read from the archive). A profile whose load failed moves its pages to `failed`."""
+    counts = written.counts
+    for outcome in outcomes:
+        if problems := written.failed.get(outcome.profile.url):
+            outcome.extracted, outcome.failed = [], outcome.failed + problems
+        counts.pages_unchanged += len(outcome.unchanged)
+        counts.pages_loaded += len(outcome.extracted)
+        counts.pages_quarantined += len(outcome.quarantined)
+        counts.pages_failed += len(outcome.failed)
+        counts.pages_fetched += outcome.pages if fetched else 0
+        for trouble in [*outcome.quarantined, *outcome.failed]:
+            log.warning("%s %s: %s", trouble.url, trouble.reason, trouble.detail)
+    return counts

@@ -1,7 +1,8 @@
 """The refresh job: plan profiles, fetch them in batches, extract, load, and keep the run's books.
 
-Works on its own (`await Refresher(settings).run(...)`); the Prefect flow wraps `refresh_batch`
-in a task and passes it to `run`, so both paths share every line of the job.
+Works on its own (`await Refresher(settings).run()`); the Prefect flow wraps `refresh_batch` in a task
+and passes it to `run`, so both paths share every line of the job. Nothing here knows a site: each
+profile's source (`ingest.sources`) says what to fetch, what it accepts and how to read it.
 """
 
 from __future__ import annotations
@@ -11,23 +12,23 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Row
 
-from ingest.pipeline.batch import PackedPage, Problem, ProfileOutcome, body_text, problem
 from ingest.config import Settings
-from ingest.store import IngestRun, Page, RunCounts, make_engine, utcnow
-from ingest.sources.errors import ExtractionError
-from ingest.sources.scholarfeed.extract import PARSER_VERSION, profile_url
 from ingest.failpoint import failpoint
-from ingest.http.fetch import FetchError, Fetched, Fetcher, Validators, host_of
-from ingest.store.host_pace import SharedPace
-from ingest.store.load import PageState
-from ingest.shards import WHOLE, Shard
-from ingest.pipeline.sitemap import discover
+from ingest.http.fetch import FetchError, Fetched, Fetcher, Validators
+from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, tally
+from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan
 from ingest.pipeline.workers import Workers
+from ingest.shards import WHOLE, Shard
+from ingest.sources import ExtractionError, Origin, ProfileRef, Source, registry
+from ingest.store import make_engine, pages, quarantine, runs
+from ingest.store.host_pace import SharedPace
+from ingest.store.pages import PageState
+from ingest.store.quarantine import Problem, problem
+from ingest.store.tables import IngestRun, RunCounts, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +36,13 @@ log = logging.getLogger(__name__)
 progress_hook: ContextVar[Callable[[int, int, int], None] | None] = ContextVar("progress_hook", default=None)
 
 
-def allowed_hosts(settings: Settings) -> frozenset[str]:
-    """Hosts of the configured (or command-line) profile and sitemap URLs, plus any listed explicitly."""
-    urls = [*settings.profiles.urls, *([settings.profiles.sitemap] if settings.profiles.sitemap else [])]
-    return frozenset(host_of(u) for u in urls) | {h.lower() for h in settings.allowed_hosts}
-
-
-def _state(fetched: Fetched) -> PageState:
-    return PageState(fetched.url, fetched.etag, fetched.last_modified, fetched.content_sha256, fetched.status)
-
-
-def short_listing(pages: list[PackedPage]) -> str | None:
-    """Why a complete profile lists fewer papers than it declares, or None when it does not."""
-    declared = pages[0].declared
-    listed = sum(page.papers for page in pages)
-    if declared is not None and listed < declared:
-        return f"{listed} papers on {len(pages)} page(s), but the profile declares {declared}"
-    return None
+def _state(profile: ProfileRef, fetched: Fetched) -> PageState:
+    return PageState(fetched.url, profile.url, profile.source, fetched.etag, fetched.last_modified,
+                     fetched.content_sha256, fetched.status, fetched.fetched_at)
 
 
 class Refresher:
-    """Owns a run's fetcher and engine. Use as `async with Refresher(settings) as refresher:`."""
+    """Owns a run's fetcher, workers and engine. Use as `async with Refresher(settings) as refresher:`."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> None:
         self.settings = settings
@@ -64,7 +51,8 @@ class Refresher:
         shared = settings.http.min_interval_scope == "database"
         reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
         self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve)
-        self.workers = Workers()
+        self.workers = Workers(self.engine)
+        self.archive_level = settings.archive.level if settings.archive.enabled else None
         self._done = [0, 0]
         self._total = 0
         self.run_id: int | None = None
@@ -76,74 +64,55 @@ class Refresher:
         self.workers.close()
         await self.fetcher.__aexit__(*exc_info)
 
-    # -- planning and run bookkeeping ----------------------------------------------------------
-    async def plan(self) -> list[str]:
-        """Profile first-page URLs: the configured list, then the sitemap's, without duplicates; only this
-        run's shard of them."""
-        urls = list(self.settings.profiles.urls)
-        if self.settings.profiles.sitemap:
-            urls += await discover(self.fetcher, self.settings.profiles.sitemap)
-        return self.shard.select(dict.fromkeys(profile_url(u) for u in urls))
-
-    def start_run(self) -> IngestRun:
-        """Record a new run. Runs still `running` whose heartbeat stopped over `run_lease_s` ago were left by
-        a crash and become `abandoned`; live ones are left alone, since runs may overlap."""
-        now = utcnow()
-        with self.engine.begin() as conn:
-            table = IngestRun.__table__
-            silent_since = func.coalesce(table.c.heartbeat_at, table.c.started_at)
-            conn.execute(update(table)
-                         .where(table.c.status == "running",
-                                silent_since < now - timedelta(seconds=self.settings.run_lease_s))
-                         .values(status="abandoned", finished_at=now))
-            run = IngestRun(started_at=now, heartbeat_at=now, shard=self.shard.index, shards=self.shard.count)
-            run.id = conn.execute(table.insert().values(**run.model_dump(exclude={"id"}))).inserted_primary_key[0]
-        self.run_id = run.id
-        return run
-
-    def finish_run(self, run: IngestRun, counts: RunCounts, started: float, status: str | None = None) -> IngestRun:
-        finished = run.model_copy(update=counts.model_dump())
-        finished.duration_s = round(time.perf_counter() - started, 3)
-        finished.pages_per_s = round(finished.pages_fetched / finished.duration_s, 1) if finished.duration_s else 0.0
-        finished.status = status or ("failed" if finished.pages_failed else "ok")
-        finished.finished_at = utcnow()
-        table = IngestRun.__table__
-        with self.engine.begin() as conn:
-            conn.execute(update(table).where(table.c.id == run.id)
-                         .values(**finished.model_dump(exclude={"id", "started_at"})))
-        return finished
-
     async def _heartbeat(self, run_id: int) -> None:
         """Tell overlapping runs this one is alive, until cancelled."""
-        table = IngestRun.__table__
-
-        def beat() -> None:
-            with self.engine.begin() as conn:
-                conn.execute(update(table).where(table.c.id == run_id).values(heartbeat_at=utcnow()))
-
         while True:
             await asyncio.sleep(self.settings.run_lease_s / 4)
             try:
-                await asyncio.to_thread(beat)
+                await asyncio.to_thread(runs.beat, self.engine, run_id)
             except Exception:  # a missed beat only risks being taken as dead; the run goes on
                 log.warning("run %d: heartbeat failed", run_id, exc_info=True)
 
     async def run(
         self,
-        profiles: Sequence[str],
-        run_batch: Callable[[list[str]], Awaitable[RunCounts]] | None = None,
+        run_batch: Callable[[list[ProfileRef]], Awaitable[RunCounts]] | None = None,
+        on_plan: Callable[[Plan], None] | None = None,
     ) -> IngestRun:
-        """Refresh `profiles` in batches, at most `concurrency` at once; returns the run summary."""
+        """Record the run, plan it, refresh its profiles in batches (at most `concurrency` at once); returns
+        the run summary. A run that cannot be planned is recorded as failed, with why, and raises `PlanError`."""
         run_batch = run_batch or self.refresh_batch
-        self._total = len(profiles)
         started = time.perf_counter()
-        run = self.start_run()
+        run = runs.start(self.engine, self.settings.run_lease_s, shard=self.shard)
+        self.run_id = run.id
+        counts = RunCounts()
+        heartbeat = asyncio.create_task(self._heartbeat(run.id))
+        try:
+            planned = await plan(self.settings, self.fetcher, self.shard)
+            if on_plan:
+                on_plan(planned)
+            if planned.unclaimed:
+                await asyncio.to_thread(self._quarantine_unclaimed, planned.unclaimed)
+                counts.pages_quarantined += len(planned.unclaimed)
+            await self._refresh(planned.profiles, run_batch, counts)
+        except PlanError as exc:
+            runs.finish(self.engine, run, counts, started, status="failed", detail=str(exc))
+            raise
+        except BaseException:  # interrupted: keep what the run counted so far
+            counts.retries = self.fetcher.retries
+            runs.finish(self.engine, run, counts, started, status="failed")
+            raise
+        finally:
+            heartbeat.cancel()
+        counts.retries = self.fetcher.retries
+        return runs.finish(self.engine, run, counts, started)
+
+    async def _refresh(self, profiles: Sequence[ProfileRef], run_batch, counts: RunCounts) -> None:
+        self._total = len(profiles)
         size = self.settings.batch_size
         batches = [list(profiles[i: i + size]) for i in range(0, len(profiles), size)]
         slots = asyncio.Semaphore(self.settings.concurrency)
-        counts = RunCounts()
 
-        async def one(batch: list[str]) -> None:
+        async def one(batch: list[ProfileRef]) -> None:
             async with slots:
                 try:
                     counts.add(await run_batch(batch))
@@ -152,127 +121,108 @@ class Refresher:
                     log.exception("batch of %d profiles failed", len(batch))
                     counts.pages_failed += len(batch)
 
-        heartbeat = asyncio.create_task(self._heartbeat(run.id))
-        try:
-            await asyncio.gather(*(one(b) for b in batches))
-        except BaseException:  # interrupted: keep what the run counted so far
-            counts.retries = self.fetcher.retries
-            self.finish_run(run, counts, started, status="failed")
-            raise
-        finally:
-            heartbeat.cancel()
-        counts.retries = self.fetcher.retries
-        return self.finish_run(run, counts, started)
+        await asyncio.gather(*(one(b) for b in batches))
+
+    def _quarantine_unclaimed(self, urls: list[str]) -> None:
+        """Sitemap URLs that are no source's profile: quarantined (`no_source`), so the run says so."""
+        why = f"no source claims this URL ({', '.join(registry.all_sources())})"
+        for url in urls:
+            log.warning("%s no_source: %s", url, why)
+        with self.engine.begin() as conn:
+            quarantine.add(conn, [Problem(url, "no_source", why) for url in urls], self.run_id, utcnow(),
+                           self.settings.archive.level)
 
     # -- one batch -----------------------------------------------------------------------------
-    async def refresh_batch(self, profiles: list[str]) -> RunCounts:
+    async def refresh_batch(self, profiles: list[ProfileRef]) -> RunCounts:
         """Fetch, extract and load one batch of profiles; returns its counts."""
-        known = await asyncio.to_thread(self._known_pages, profiles)
-        outcomes = await asyncio.gather(*(self._refresh_profile(p, known.get(p, [])) for p in profiles))
+        known = await asyncio.to_thread(self._known_pages, [p.url for p in profiles])
+        outcomes = await asyncio.gather(*(self._refresh_profile(p, known.get(p.url, [])) for p in profiles))
         return await self._write(outcomes)
 
-    def _known_pages(self, profiles: list[str]) -> dict[str, list[Page]]:
-        out: dict[str, list[Page]] = {}
-        table = Page.__table__
+    def _known_pages(self, profiles: list[str]) -> dict[str, list[Row]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(table).where(table.c.profile.in_(profiles)).order_by(table.c.id))
-            for row in rows:
-                out.setdefault(row.profile, []).append(row)
-        return out
+            return pages.known_pages(conn, profiles)
 
-    async def _refresh_profile(self, profile: str, known: list[Page]) -> ProfileOutcome:
-        outcome = ProfileOutcome(profile)
+    async def _refresh_profile(self, profile: ProfileRef, known: list[Row]) -> ProfileOutcome:
+        source = registry.get(profile.source)
+        outcome = ProfileOutcome(profile, source.parser_version)
         try:
-            await self._walk_profile(profile, known, outcome)
+            await self._walk_profile(source, known, outcome)
         except Exception as exc:  # a bug must not cost the rest of the batch; it is reported
-            log.exception("refreshing %s failed", profile)
-            outcome.failed.append(problem(profile, exc))
+            log.exception("refreshing %s failed", profile.url)
+            outcome.failed.append(problem(profile.url, exc))
         self._done[0] += 1
         self._done[1] += outcome.pages
         if hook := progress_hook.get():
             hook(self._done[0], self._total, self._done[1])
         return outcome
 
-    async def _get(self, url: str, known: Page | None) -> Fetched:
+    async def _get(self, source: Source, url: str, known: Row | None = None) -> Fetched:
         validators = Validators(known.etag, known.last_modified, known.content_sha256) if known else None
-        return await self.fetcher.get(url, validators)
+        return await self.fetcher.get(url, validators, content_types=source.content_types)
 
-    async def _walk_profile(self, profile: str, known: list[Page], outcome: ProfileOutcome) -> None:
+    async def _walk_profile(self, source: Source, known: list[Row], outcome: ProfileOutcome) -> None:
+        profile = outcome.profile
         by_url = {page.url: page for page in known}
-        reparse = any(page.parser_version != PARSER_VERSION for page in known)
+        reparse = any(page.parser_version != source.parser_version for page in known)
         try:
-            first = await self._get(profile, by_url.get(profile))
+            first = await self._get(source, profile.url, by_url.get(profile.url))
         except FetchError as exc:
-            (outcome.failed if exc.retryable else outcome.quarantined).append(problem(profile, exc))
+            (outcome.failed if exc.retryable else outcome.quarantined).append(problem(profile.url, exc))
             return
-        fetched = {profile: first}
+        fetched = {profile.url: first}
         if first.unchanged and not reparse:
             # Revalidate every known page: a change may be on page 3 only.
-            rest = [p.url for p in known if p.url != profile]
-            results = await asyncio.gather(*(self._get(u, by_url[u]) for u in rest), return_exceptions=True)
+            rest = [p.url for p in known if p.url != profile.url]
+            results = await asyncio.gather(*(self._get(source, u, by_url[u]) for u in rest), return_exceptions=True)
             if all(isinstance(r, Fetched) and r.unchanged for r in results):
-                outcome.unchanged = [_state(first), *(_state(r) for r in results)]
+                outcome.unchanged = [_state(profile, first), *(_state(profile, r) for r in results)]
                 return
             fetched |= {u: r for u, r in zip(rest, results) if isinstance(r, Fetched)}
-        await self._load_chain(profile, fetched, outcome)
+        await self._extract_chain(source, fetched, outcome)
 
-    async def _load_chain(self, profile: str, fetched: dict[str, Fetched], outcome: ProfileOutcome) -> None:
+    async def _extract_chain(self, source: Source, fetched: dict[str, Fetched], outcome: ProfileOutcome) -> None:
         """Walk the profile's pages from the first, extracting each; bodies we lack are fetched anew."""
-        pages: list[tuple[PageState, PackedPage]] = []
+        profile = outcome.profile
+        extracted: list[Extracted] = []
         bodies: list[bytes] = []
-        url: str | None = profile
+        url: str | None = profile.url
         complete = False
         while url is not None:
-            if len(pages) >= self.settings.max_pages_per_profile or any(s.url == url for s, _ in pages):
+            if len(extracted) >= self.settings.max_pages_per_profile or any(e.state.url == url for e in extracted):
                 outcome.quarantined.append(Problem(url, "pagination", "page limit reached or next links loop"))
                 break
             result = fetched.get(url)
             try:
                 if result is None or result.body is None:
-                    result = await self.fetcher.get(url)  # unconditional: we need the body
-                page = await self.workers.extract(result.body, url)
+                    result = await self._get(source, url)  # unconditional: we need the body
+                origin = Origin(url, result.fetched_at, result.content_sha256)
+                page = await self.workers.extract(source.name, result.body, origin, self.archive_level)
             except FetchError as exc:
                 (outcome.failed if exc.retryable else outcome.quarantined).append(problem(url, exc))
                 break
             except ExtractionError as exc:
                 outcome.quarantined.append(problem(url, exc, result.body))
                 break
-            pages.append((_state(result), page))
+            if trouble := authorless(extracted, page, url, result.body):
+                outcome.quarantined.append(trouble)
+                break
+            extracted.append(Extracted(_state(profile, result), result.headers, page))
             bodies.append(result.body)
             url = page.next_url
-            if url is not None and urlsplit(url).netloc != urlsplit(profile).netloc:
+            if url is not None and urlsplit(url).netloc != urlsplit(profile.url).netloc:
                 outcome.quarantined.append(Problem(url, "pagination", "next link leaves the profile's host"))
                 break
         else:
             complete = True
-        if complete and (why := short_listing([page for _, page in pages])):
-            # Papers went missing on the way (a cut listing, a block page dressed as a profile):
-            # loading it would end authorships that still exist.
-            outcome.quarantined += [Problem(state.url, "incomplete", why, body_text(body))
-                                    for (state, _), body in zip(pages, bodies)]
-            return
-        outcome.loaded, outcome.complete = pages, complete
+        outcome.end_walk(extracted, bodies, complete)
 
     # -- writing -------------------------------------------------------------------------------
     async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
-        written = await self.workers.write(self.engine, outcomes, self.run_id)
-        counts = RunCounts()
-        for outcome in outcomes:
-            if problems := written.failed.get(outcome.profile):
-                outcome.loaded, outcome.failed = [], outcome.failed + problems
-            counts.pages_unchanged += len(outcome.unchanged)
-            counts.pages_loaded += len(outcome.loaded)
-            counts.pages_quarantined += len(outcome.quarantined)
-            counts.pages_failed += len(outcome.failed)
-            counts.pages_fetched += outcome.pages
-            for trouble in [*outcome.quarantined, *outcome.failed]:
-                log.warning("%s %s: %s", trouble.url, trouble.reason, trouble.detail)
-        for name in ("authors_inserted", "authors_updated", "papers_inserted", "papers_updated"):
-            setattr(counts, name, getattr(written.counts, name))
-        return counts
+        return tally(await self.workers.write(outcomes, self.run_id, self.settings.archive.level), outcomes)
 
 
 async def refresh(settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> IngestRun:
     """Run one refresh (of one shard of the profiles) with the library alone (no Prefect)."""
     async with Refresher(settings, engine, shard) as refresher:
-        return await refresher.run(await refresher.plan())
+        return await refresher.run()

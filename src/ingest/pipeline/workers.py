@@ -1,9 +1,10 @@
 """A run's worker processes: extraction and database writes, off the core the event loop fetches on.
 
 The event loop's process only fetches and walks profiles: extraction returns a `PackedPage` (its
-records stay pickled), and a batch's write gets those bytes back and unpacks them in the worker, so
-no record is ever rebuilt in the event loop's process. Writes go one at a time: SQLite
-writers running side by side only wait in its busy handler's sleeps.
+observation stays pickled, its body comes back compressed for the archive), and a batch's write gets
+those bytes back and unpacks them in the worker, so no record is ever rebuilt in the event loop's
+process. Writes go one at a time: SQLite writers running side by side only wait in its busy handler's
+sleeps.
 
 Workers are spawned, not forked: a forked worker would inherit every socket the parent holds (its
 HTTP connections, its database connections, a site served in-process), so a connection the parent
@@ -28,29 +29,30 @@ from sqlalchemy import Engine
 
 from ingest.failpoint import kill_also
 from ingest.pipeline.batch import PackedPage, ProfileOutcome, Written, write
-from ingest.store import make_engine
-from ingest.sources.scholarfeed.extract import extract
+from ingest.sources import Origin, registry
+from ingest.store import archive, make_engine
 
-_engines: dict[str, Engine] = {}  # in a worker: one engine per database, kept for the worker's life
-
-
-def _extract_packed(body: bytes, url: str) -> PackedPage:
-    return PackedPage.pack(extract(body, url))
+_database: dict[str, Any] = {}  # in a worker: the run's database URL, then its engine, for the worker's life
 
 
-def _write(database_url: str, outcomes: list[ProfileOutcome], run_id: int | None) -> Written:
-    engine = _engines.get(database_url)
-    if engine is None:
-        engine = _engines[database_url] = make_engine(database_url, check=False)  # the run checked it
-    return write(engine, outcomes, run_id)
+def _extract_packed(source: str, body: bytes, origin: Origin, archive_level: int | None) -> PackedPage:
+    observation = registry.get(source).extract(body, origin)
+    return PackedPage.pack(observation, len(body), archive.pack(body, archive_level) if archive_level else None)
 
 
-def _start_worker(parent: int) -> None:
-    """Worker initializer. The modules imported so far live as long as the worker: frozen, they drop
-    out of the garbage collector's full scans, which a batch's many objects set off. A run killed with
-    SIGKILL must not leave its workers behind, holding its pipes and memory (Linux: PR_SET_PDEATHSIG;
-    elsewhere they end when their queue breaks). A failpoint hit in a worker kills the run too: the
-    crash tests mean the run."""
+def _write(outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
+    if "engine" not in _database:
+        _database["engine"] = make_engine(_database["url"], check=False)  # the run checked it
+    return write(_database["engine"], outcomes, run_id, level)
+
+
+def _start_worker(parent: int, database_url: str) -> None:
+    """Worker initializer. The database URL arrives once, here, not with every batch. The modules imported
+    so far live as long as the worker: frozen, they drop out of the garbage collector's full scans, which a
+    batch's many objects set off. A run killed with SIGKILL must not leave its workers behind, holding its
+    pipes and memory (Linux: PR_SET_PDEATHSIG; elsewhere they end when their queue breaks). A failpoint hit
+    in a worker kills the run too: the crash tests mean the run."""
+    _database["url"] = database_url
     gc.freeze()
     kill_also(parent)
     try:
@@ -68,29 +70,32 @@ def default_workers() -> int:
 
 
 class Workers:
-    """`await workers.extract(body, url)` is `profile_site.extract(body, url)` packed, run in a worker
-    process; `await workers.write(engine, outcomes, run_id)` is `batch.write`, one at a time."""
+    """`await workers.extract(...)` is a source's `extract`, packed, run in a worker process;
+    `await workers.write(outcomes, run_id, level)` is `batch.write` into `engine`'s database, one at a time
+    (workers made without an engine only extract)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, workers: int | None = None) -> None:
+        self.engine = engine
         self.workers = workers or default_workers()
         self._write_lock = asyncio.Lock()
         self._pool: ProcessPoolExecutor | None = None  # started on first use: unchanged runs never need it
 
-    async def extract(self, body: bytes, url: str) -> PackedPage:
-        return await self._run(_extract_packed, body, url)
+    async def extract(self, source: str, body: bytes, origin: Origin, archive_level: int | None) -> PackedPage:
+        """The page's observation, packed; its body compressed at `archive_level` (None: not archived)."""
+        return await self._run(_extract_packed, source, body, origin, archive_level)
 
-    async def write(self, engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None) -> Written:
+    async def write(self, outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
         async with self._write_lock:
-            if any(outcome.loaded for outcome in outcomes):
-                url = engine.url.render_as_string(hide_password=False)
-                return await self._run(_write, url, outcomes, run_id)
+            if any(outcome.extracted for outcome in outcomes):
+                return await self._run(_write, outcomes, run_id, level)
             # Page states and quarantine only: not worth starting a worker for.
-            return await asyncio.to_thread(write, engine, outcomes, run_id)
+            return await asyncio.to_thread(write, self.engine, outcomes, run_id, level)
 
     async def _run(self, function, *args) -> Any:
         if self._pool is None:
+            url = self.engine.url.render_as_string(hide_password=False) if self.engine is not None else ""
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(os.getpid(),))
+                                             initializer=_start_worker, initargs=(os.getpid(), url))
         pool = self._pool
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, function, *args)

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.sources.scholarfeed.extract import SOURCE
+from ingest.sources.scholarfeed.fields import NAME
 from ingest.records import AuthorRecord, PaperRecord
 from ingest.site.render import render_paper, render_profile_page
 
@@ -115,18 +115,23 @@ class Corpus:
         names = [self.authors[x].name for x in paper.corpus_authors]
         names += [f"{_FIRST[(index + k) % len(_FIRST)]} Extern{k}" for k in range(paper.external_authors)]
         has_code = rng.random() < 0.3
+        abstract = " ".join(_SENTENCES[(index * 7 + k * 31) % len(_SENTENCES)] for k in range(rng.randint(6, 10)))
+        category = _CATEGORIES[rng.randrange(len(_CATEGORIES))]
         return PaperRecord(
             title=title,
-            abstract=" ".join(_SENTENCES[(index * 7 + k * 31) % len(_SENTENCES)] for k in range(rng.randint(6, 10))),
-            category=_CATEGORIES[rng.randrange(len(_CATEGORIES))],
+            year=published.year,
             published_on=published,
-            has_code=has_code,
-            code_url=f"https://github.com/example-lab/paper-{index}" if has_code else None,
             authors=names[:3],
             authors_truncated=len(names) > 3,
-            orgs=rng.sample(_ORGS, rng.choice((0, 0, 1, 2))),
+            abstract=abstract,
             # Synthetic ids in arXiv's yymm.number shape; the number is unique per paper.
             arxiv_id=f"{published:%y%m}.{90000 + index}",
+            source_fields={NAME: {
+                "category": category,
+                "has_code": has_code,
+                "code_url": f"https://github.com/example-lab/paper-{index}" if has_code else None,
+                "orgs": rng.sample(_ORGS, rng.choice((0, 0, 1, 2))),
+            }},
         )
 
     def author_record(self, author_id: int) -> AuthorRecord:
@@ -134,17 +139,18 @@ class Corpus:
         rng = random.Random(self.seed * 7_919 + author_id)
         count = len(author.papers)
         citations = rng.randint(count * 5, count * 400) + 17 * author.revision
+        category = _CATEGORIES[rng.randrange(len(_CATEGORIES))]
+        h_index = min(count, rng.randint(1, 90))
         return AuthorRecord(
-            source=SOURCE,
+            source=NAME,
             source_id=str(author_id),
             name=author.name,
-            category=_CATEGORIES[rng.randrange(len(_CATEGORIES))],
-            h_index=min(count, rng.randint(1, 90)),
+            profile_url=f"/author/{author_id}",
+            h_index=h_index,
             citations=citations,
             paper_count=count,
-            novelty_pct=rng.randint(5, 95),
-            ai_score=rng.randint(1, 99),
-            profile_url=f"/author/{author_id}",
+            source_metrics={"novelty_pct": rng.randint(5, 95), "ai_score": rng.randint(1, 99)},
+            source_fields={"category": category},
         )
 
     def _render_card(self, index: int) -> str:

@@ -1,4 +1,4 @@
-"""Render profile pages in Scholar Feed's markup (the format `extract.profile_site` reads).
+"""Render profile pages in Scholar Feed's markup (the format `ingest.sources.scholarfeed` reads).
 
 Every piece of page text goes through `escape`: page text is data, never markup.
 """
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from html import escape
 
 from ingest.records import AuthorRecord, PaperRecord
+from ingest.sources.scholarfeed.fields import NAME
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -23,16 +24,17 @@ def _num(value: int | None) -> str:
 
 
 def render_paper(paper: PaperRecord) -> str:
+    own = paper.source_fields.get(NAME, {})
     meta = []
-    if paper.category:
-        meta.append(f'<span class="paper-category">{escape(paper.category)}</span>')
+    if own.get("category"):
+        meta.append(f'<span class="paper-category">{escape(own["category"])}</span>')
     if paper.published_on:
         d = paper.published_on
         meta.append(
             f'<time datetime="{d.isoformat()}">{_MONTHS[d.month - 1]} {d.day}, {d.year}</time>'
         )
-    if paper.has_code:
-        meta.append(f'<a class="code-badge" href="{escape(paper.code_url or "")}" rel="nofollow">Code</a>')
+    if own.get("has_code"):
+        meta.append(f'<a class="code-badge" href="{escape(own.get("code_url") or "")}" rel="nofollow">Code</a>')
     href = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else ""
     title = escape(paper.title)
     title_html = f'<a href="{escape(href)}">{title}</a>' if href else title
@@ -40,8 +42,8 @@ def render_paper(paper: PaperRecord) -> str:
     if paper.authors_truncated:
         names += ' <span class="et-al">et al.</span>'
     orgs = ""
-    if paper.orgs:
-        tags = ", ".join(f'<span class="org">{escape(o)}</span>' for o in paper.orgs)
+    if own.get("orgs"):
+        tags = ", ".join(f'<span class="org">{escape(o)}</span>' for o in own["orgs"])
         orgs = f' <span class="paper-orgs"><span aria-hidden="true">·</span> {tags}</span>'
     doi = f'<a class="doi" href="https://doi.org/{escape(paper.doi)}" hidden></a>' if paper.doi else ""
     abstract = escape(paper.abstract or "")
@@ -65,13 +67,14 @@ def render_profile_page(
 ) -> str:
     """One page of an author's profile; `papers` may be pre-rendered cards (`render_paper`)."""
     cards = "".join(p if isinstance(p, str) else render_paper(p) for p in papers)
+    novelty, ai_score = author.source_metrics.get("novelty_pct"), author.source_metrics.get("ai_score")
     metrics = "".join(
         (
             _metric("h-index", _num(author.h_index)),
             _metric("papers", _num(author.paper_count), value_first=True),
             _metric("citations", _num(author.citations), value_first=True),
-            _metric("Novelty", f"{author.novelty_pct}%" if author.novelty_pct is not None else ""),
-            _metric("AI Score", _num(author.ai_score)),
+            _metric("Novelty", f"{novelty}%" if novelty is not None else ""),
+            _metric("AI Score", _num(ai_score)),
         )
     )
     links = []
@@ -88,7 +91,7 @@ def render_profile_page(
         "</head>\n<body>\n<main>\n"
         f'<header class="author-header" data-author-id="{escape(author.source_id)}">\n'
         f'<h1 class="author-name">{name}</h1>\n'
-        f'<span class="category-badge">{escape(author.category or "")}</span>\n'
+        f'<span class="category-badge">{escape(author.source_fields.get("category") or "")}</span>\n'
         f'<dl class="author-metrics">{metrics}</dl>\n'
         "</header>\n"
         '<section class="papers">\n'

@@ -1,7 +1,6 @@
-"""Extractors: page text in, `ProfilePage` out. Pure functions, no I/O.
+"""What a source's `extract` raises, and nothing else, when a body cannot be turned into records.
 
-Each extractor raises `ExtractionError` (or a subclass) and nothing else when a page
-cannot be turned into records; its `reason` is what the quarantine records.
+The `reason` is what the quarantine records (`layout_changed`, `blocked`, `malformed`, ...).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ class ExtractionError(Exception):
         self.detail = detail
 
     def __reduce__(self):
-        # Survives pickling (the extraction process pool) whatever a subclass's __init__ takes.
+        # Survives pickling (the worker processes) whatever a subclass's __init__ takes.
         return _restore, (type(self), self.reason, self.detail, self.__dict__)
 
 

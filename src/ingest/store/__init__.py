@@ -6,11 +6,11 @@ imported from their modules.
 
 from ingest.store.engine import make_engine
 from ingest.store.tables import (
-    RECORD_TABLES, Author, AuthorSnapshot, Authorship, HostPace, IngestRun, Page, Paper, Quarantine, RunCounts,
-    utcnow,
+    RECORD_TABLES, Author, AuthorSnapshot, Authorship, HostPace, IngestRun, Page, PageBody, PageCapture, Paper,
+    Quarantine, RunCounts, utcnow,
 )
 
 __all__ = [
-    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "Paper", "Quarantine",
-    "RECORD_TABLES", "RunCounts", "make_engine", "utcnow",
+    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
+    "Quarantine", "RECORD_TABLES", "RunCounts", "make_engine", "utcnow",
 ]

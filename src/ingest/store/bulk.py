@@ -10,7 +10,7 @@ the database's own work. Here:
   Date, DateTime, Boolean, as the dialect needs them) runs over the whole column, so the stored
   values are those SQLAlchemy itself writes and reads back.
 - `one_of` is `column IN values` with all the values in one parameter.
-- `insert_ignoring_conflicts` (for the few rows whose RETURNING is wanted) and `update_by_id` are
+- `insert_ignoring_conflicts` (for the few rows whose RETURNING is wanted), `upsert` and `update_by_id` are
   SQLAlchemy's own executemany.
 """
 
@@ -67,6 +67,17 @@ def insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict], 
             conn.execute(stmt, list(chunk))
         return []
     return [row for chunk in _chunks(rows) for row in conn.execute(stmt.returning(*returning), list(chunk))]
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict], keys: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE the other columns: a row for the same keys is replaced."""
+    if not rows:
+        return
+    stmt = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={
+        name: stmt.excluded[name] for name in rows[0] if name not in keys})
+    for chunk in _chunks(rows):
+        conn.execute(stmt, list(chunk))
 
 
 def update_by_id(conn: Connection, table: Table, rows: list[dict]) -> None:

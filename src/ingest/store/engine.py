@@ -13,11 +13,12 @@ from ingest.store import migrate
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # First: switching the journal below waits for a lock another process may hold (initialising the file).
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL lets readers (ingest status, downstream pulls) work while a run writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

@@ -56,13 +56,27 @@ def current(conn: Connection) -> str | None:
 @contextmanager
 def _exclusive(engine: Engine) -> Iterator[Connection]:
     """A transaction that no other migration (in any process) runs beside."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        elif conn.dialect.name == "sqlite":
-            # Take the write lock now, so the DDL below is one transaction and a second process waits.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield conn
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations copy a table and drop the original, which rows of other tables reference:
+            # SQLite allows that only with its foreign-key checks off, which it takes only outside a transaction.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                elif sqlite:
+                    # Take the write lock now, so the DDL below is one transaction and a second process waits.
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                    raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:

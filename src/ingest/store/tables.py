@@ -2,17 +2,20 @@
 
 `author`, `paper`, `authorship` and `author_snapshot` change only when the data does; when a page
 was last checked is kept in `page` and `ingest_run`, so an unchanged refresh leaves them byte-identical.
+`page_body` and `page_capture` are the page archive (`ingest.store.archive`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Index, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ingest.dedupe import TITLE_KEY_MAX
-from ingest.records import AuthorRecord, PaperRecord
+from ingest.records import AuthorMetrics, AuthorRecord, PaperRecord
 
 
 def utcnow() -> datetime:
@@ -23,7 +26,7 @@ class Author(AuthorRecord, table=True):
     __table_args__ = (UniqueConstraint("source", "source_id", name="uq_author_source_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    first_seen_at: datetime = Field(default_factory=utcnow)
+    first_seen_at: datetime = Field(default_factory=utcnow, description="When a page first showed the author.")
 
 
 class Paper(PaperRecord, table=True):
@@ -33,7 +36,7 @@ class Paper(PaperRecord, table=True):
     title_key: str = Field(
         unique=True, max_length=TITLE_KEY_MAX, description="Normalised title and publication year (see ingest.dedupe)."
     )
-    first_seen_at: datetime = Field(default_factory=utcnow)
+    first_seen_at: datetime = Field(default_factory=utcnow, description="When a page first showed the paper.")
 
 
 class Authorship(SQLModel, table=True):
@@ -46,17 +49,14 @@ class Authorship(SQLModel, table=True):
     removed_at: datetime | None = Field(default=None, description="When the profile stopped listing the paper.")
 
 
-class AuthorSnapshot(SQLModel, table=True):
+class AuthorSnapshot(AuthorMetrics, table=True):
+    """An author's metrics as a page showed them at `observed_at`: one row each time they change."""
+
     __tablename__ = "author_snapshot"
     __table_args__ = (UniqueConstraint("author_id", "observed_at", name="uq_author_snapshot"),)
 
     id: int | None = Field(default=None, primary_key=True)
     author_id: int = Field(foreign_key="author.id")
-    h_index: int | None = None
-    citations: int | None = None
-    paper_count: int | None = None
-    novelty_pct: int | None = None
-    ai_score: int | None = None
     observed_at: datetime
 
 
@@ -66,11 +66,12 @@ class Page(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     url: str = Field(unique=True, max_length=2048)
     profile: str = Field(index=True, max_length=2048, description="URL of the profile's first page.")
+    source: str = Field(max_length=64, description="The source whose parser read it.")
     etag: str | None = None
     last_modified: str | None = None
     content_sha256: str | None = Field(default=None, max_length=64)
     http_status: int | None = None
-    fetched_at: datetime | None = None
+    fetched_at: datetime | None = Field(default=None, description="When it was last fetched or revalidated.")
     parser_version: str | None = Field(default=None, max_length=64)
 
 
@@ -87,10 +88,13 @@ class RunCounts(SQLModel):
     authors_updated: int = 0
     papers_inserted: int = 0
     papers_updated: int = 0
+    authorships_changed: int = Field(0, sa_column_kwargs={"server_default": "0"},
+                                     description="Authorships added, ended, revived or moved.")
     duration_s: float = 0.0
     pages_per_s: float = 0.0
 
     def add(self, other: RunCounts) -> None:
+        """Sum the counts (not the rates) of `other` into these."""
         for name, info in RunCounts.model_fields.items():
             if info.annotation is int:
                 setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -100,9 +104,12 @@ class IngestRun(RunCounts, table=True):
     __tablename__ = "ingest_run"
 
     id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field("refresh", max_length=16, sa_column_kwargs={"server_default": "refresh"},
+                      description="refresh, or reparse (stored pages extracted again).")
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     status: str = Field(default="running", max_length=16, description="running, ok, failed or abandoned.")
+    detail: str | None = Field(default=None, description="Why the run failed as a whole (e.g. its sitemap).")
     shard: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Which shard it refreshed, from 1.")
     shards: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Into how many shards.")
     heartbeat_at: datetime | None = Field(
@@ -120,7 +127,8 @@ class Quarantine(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = Field(default=None, description="When the URL later loaded cleanly.")
     run_id: int | None = Field(default=None, foreign_key="ingest_run.id")
-    body: str | None = Field(default=None, description="The page as received, kept for inspection.")
+    body_sha256: str | None = Field(default=None, foreign_key="page_body.sha256", max_length=64,
+                                    description="The body as received, kept whole in the page archive.")
 
 
 class HostPace(SQLModel, table=True):
@@ -133,10 +141,35 @@ class HostPace(SQLModel, table=True):
                                             "(the database's clock on PostgreSQL).")
 
 
+class PageBody(SQLModel, table=True):
+    """A fetched body, compressed, stored once however many pages and fetches had it."""
+
+    __tablename__ = "page_body"
+
+    sha256: str = Field(primary_key=True, max_length=64, description="SHA-256 of the body as received.")
+    size: int = Field(description="Bytes as received.")
+    data: bytes = Field(sa_type=LargeBinary, description="The body, zstd-compressed.")
+
+
+class PageCapture(SQLModel, table=True):
+    """One fetch that brought a body the URL had not shown just before: the archive's index."""
+
+    __tablename__ = "page_capture"
+    __table_args__ = (UniqueConstraint("url", "fetched_at", name="uq_page_capture"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(index=True, max_length=2048)
+    source: str = Field(max_length=64)
+    status: int
+    headers: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    fetched_at: datetime
+    sha256: str = Field(foreign_key="page_body.sha256", max_length=64)
+
+
 RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot)
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "Paper", "Quarantine",
-    "RECORD_TABLES", "utcnow",
+    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
+    "Quarantine", "RECORD_TABLES", "RunCounts", "utcnow",
 ]

@@ -1,17 +1,21 @@
-"""The Scholar Feed extractor reproduces every field of the seed page exactly."""
+"""The Scholar Feed source reproduces every field of the seed page exactly, and says what one page shows."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.sources.errors import BlockedPage, ExtractionError, LayoutChanged
-from ingest.sources.scholarfeed.extract import extract, parse_date, parse_int
 from ingest.records import PaperRecord
-from tests.conftest import SEED_TEXT_PATH, seed_html
+from ingest.sources import BlockedPage, ExtractionError, LayoutChanged, Origin, ProfileRef, registry
+from ingest.sources.scholarfeed import SOURCE
+from ingest.sources.scholarfeed.extract import parse_date, parse_int
+from ingest.sources.scholarfeed.fields import AuthorFields, Metrics, PaperFields
+from tests.conftest import SEED_TEXT_PATH, SEEN, seed_html
+from tests.conftest import read_page as extract
 
 URL = "http://127.0.0.1:8740/author/1"
 
@@ -72,12 +76,11 @@ def test_author_fields():
         "source": "scholarfeed",
         "source_id": "1",
         "name": "Sashank Reddi",
-        "category": "LG",
         "h_index": 117,
         "citations": 6445,
         "paper_count": 11,
-        "novelty_pct": 60,
-        "ai_score": 45,
+        "source_metrics": {"novelty_pct": 60, "ai_score": 45},
+        "source_fields": {"category": "LG"},
         "profile_url": URL,
     }
 
@@ -90,17 +93,66 @@ def test_every_field_of_all_eleven_papers():
         category, published_on, has_code, title, authors, truncated, orgs, arxiv_id = expected
         assert paper.model_dump() == {
             "title": title,
-            "abstract": abstract,
-            "category": category,
+            "year": published_on.year,
             "published_on": published_on,
-            "has_code": has_code,
-            "code_url": "https://github.com/tensorflow/addons" if has_code else None,
             "authors": authors,
             "authors_truncated": truncated,
-            "orgs": orgs,
+            "abstract": abstract,
             "arxiv_id": arxiv_id,
             "doi": None,
+            "source_fields": {"scholarfeed": {
+                "category": category,
+                "has_code": has_code,
+                "code_url": "https://github.com/tensorflow/addons" if has_code else None,
+                "orgs": orgs,
+            }},
         }
+
+
+def test_the_observation_says_where_and_when_the_page_was_seen():
+    body = seed_html().encode()
+    page = SOURCE.extract(body, Origin.of(URL + "?page=1", body, SEEN))
+    assert (page.source, page.source_id, page.origin_url, page.observed_at) == ("scholarfeed", "1", URL + "?page=1", SEEN)
+    assert page.body_sha256 == hashlib.sha256(body).hexdigest()
+    assert page.expected_papers == 11  # Scholar Feed's "11 papers" counts its whole listing
+
+
+def test_the_sources_own_values_are_the_fields_it_declares():
+    page = extract(seed_html(), URL)
+    assert Metrics.model_validate(page.author.source_metrics).model_dump() == page.author.source_metrics
+    assert AuthorFields.model_validate(page.author.source_fields).model_dump() == page.author.source_fields
+    for paper in page.papers:
+        own = paper.source_fields["scholarfeed"]
+        assert PaperFields.model_validate(own).model_dump() == own
+
+
+def test_a_page_saved_without_its_url_is_known_by_its_canonical_link():
+    page = extract(seed_html(), "file:///home/me/saved.html")
+    assert (page.source_id, page.author.profile_url) == ("1", "https://scholarfeed.org/author/1")
+    assert page.origin_url == "file:///home/me/saved.html"
+
+
+def test_a_page_with_neither_an_author_url_nor_a_canonical_link_is_malformed():
+    html = seed_html().replace('rel="canonical"', 'rel="alternate"')
+    with pytest.raises(ExtractionError, match="not an author page URL"):
+        extract(html, "file:///home/me/saved.html")
+
+
+@pytest.mark.parametrize(("url", "first_page"), [
+    ("http://127.0.0.1:8740/author/1", "http://127.0.0.1:8740/author/1"),
+    ("http://127.0.0.1:8740/author/1?page=3#top", "http://127.0.0.1:8740/author/1"),
+    ("https://scholarfeed.org/author/abc/", "https://scholarfeed.org/author/abc"),
+    ("https://mirror.example/sf/author/7?page=2", "https://mirror.example/sf/author/7"),
+])
+def test_the_source_claims_author_urls_as_their_profiles_first_page(url, first_page):
+    assert registry.profile(url) == ProfileRef("scholarfeed", first_page.rsplit("/", 1)[1], first_page)
+    assert SOURCE.profile(url) == registry.profile(url, "scholarfeed")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8740/sitemap.xml", "https://scholarfeed.org/paper/2306.13239",
+                                 "ftp://scholarfeed.org/author/1", "https://scholar.google.com/citations?user=x"])
+def test_other_urls_are_no_scholar_feed_profile(url):
+    assert SOURCE.profile(url) is None
 
 
 def test_abstracts_keep_latex_and_symbols_verbatim():
@@ -123,6 +175,13 @@ def test_next_link_is_resolved_against_the_page_url():
 
 def test_profile_url_drops_the_page_query():
     assert extract(seed_html(), URL + "?page=3").author.profile_url == URL
+
+
+def test_the_first_page_number_and_next_link_are_read_from_a_later_page():
+    html = seed_html().replace('start="1"', 'start="101"').replace(
+        '</ol>', '</ol><nav class="pagination"><a rel="next" href="/author/1?page=3">Next</a></nav>')
+    page = extract(html, URL + "?page=2")
+    assert (page.first_position, page.next_url) == (101, URL + "?page=3")
 
 
 @pytest.mark.parametrize(("text", "value"), [("6,445", 6445), ("60%", 60), ("117", 117), ("1,234,567", 1234567)])
@@ -192,12 +251,17 @@ def test_old_and_new_style_arxiv_ids(arxiv_id):
     ("<dd>6,445</dd>", "<dd>²</dd>"),  # a digit to str.isdigit, not to int()
     ("<dd>6,445</dd>", "<dd>99999999999</dd>"),  # beyond the database's integer columns
     ('start="1"', 'start="0"'),
-    (">LG</span>", ">" + "L" * 40 + "</span>"),  # longer than the category column: a ValidationError inside
     ("</ol>", '</ol><a rel="next" href="http://[::1">Next</a>'),
 ])
 def test_values_the_records_cannot_hold_are_extraction_errors(old, new):
     with pytest.raises(ExtractionError) as excinfo:
         extract(seed_html().replace(old, new, 1), URL)
+    assert excinfo.value.reason == "malformed"
+
+
+def test_an_author_id_longer_than_its_column_is_an_extraction_error():
+    with pytest.raises(ExtractionError, match="source_id") as excinfo:
+        extract(seed_html(), "http://127.0.0.1:8740/author/" + "9" * 200)  # a ValidationError inside
     assert excinfo.value.reason == "malformed"
 
 

@@ -18,10 +18,12 @@ from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
 
 from ingest.dedupe import TITLE_KEY_MAX, title_key
-from ingest.sources.errors import ExtractionError
-from ingest.sources.scholarfeed.extract import SELECTORS, SOURCE, extract
-from ingest.records import AuthorRecord, PaperRecord, ProfilePage
+from ingest.records import AuthorRecord, Observation, PaperRecord
 from ingest.site.render import render_profile_page
+from ingest.sources import ExtractionError
+from ingest.sources.scholarfeed import SOURCE
+from ingest.sources.scholarfeed.extract import SELECTORS
+from tests.conftest import read_page as extract
 from tests.conftest import seed_html
 
 URL = "http://127.0.0.1:8740/author/1"
@@ -49,17 +51,26 @@ def must_finish(seconds: float = 10.0) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def assert_storable(page: ProfilePage) -> None:
+def assert_storable(page: Observation) -> None:
     """Valid by the models, and loadable: no NUL (PostgreSQL text refuses it), integers and keys that fit."""
     records = [page.author, *page.papers]
     for record in records:
         type(record).model_validate(record.model_dump())
-        for value in record.model_dump().values():
+        for value in _leaves(record.model_dump()):
             for item in value if isinstance(value, list) else [value]:
                 assert not (isinstance(item, str) and "\x00" in item)
                 assert not isinstance(item, int) or isinstance(item, bool) or 0 <= item <= INT32
     assert 1 <= page.first_position <= INT32 - len(page.papers)
     assert all(len(title_key(paper)) <= TITLE_KEY_MAX for paper in page.papers)
+
+
+def _leaves(values: dict) -> Iterator:
+    """The values of a record, those of its JSON fields (a source's own values) included."""
+    for value in values.values():
+        if isinstance(value, dict):
+            yield from _leaves(value)
+        else:
+            yield value
 
 
 def extracts_or_refuses(body: str | bytes) -> None:
@@ -151,6 +162,7 @@ def test_any_bytes_extract_or_raise_extraction_error(body):
 @example(SEED.replace("<dd>6,445</dd>", "<dd>99999999999999999999</dd>").encode())
 @example(SEED.replace('start="1"', 'start="99999999999"').encode())
 @example(SEED.replace(">LG</span>", ">" + "L" * 40 + "</span>", 1).encode())
+@example(SEED.replace('data-author-id="1"', 'data-author-id="' + "9" * 200 + '"').encode())
 @example(SEED.replace("</ol>", '</ol><a rel="next" href="http://[::1">Next</a>').encode())
 @example(SEED.replace("Federated Composite Optimization", "\ufdfa" * 40).encode())  # NFKC: 18 characters each
 def test_a_mutated_seed_page_extracts_or_raises_extraction_error(body):
@@ -195,18 +207,22 @@ URLISH = st.from_regex(r"https://[a-z]{1,10}\.org/[\w<>&\"'%?=#-]{0,30}", fullma
 @st.composite
 def papers(draw) -> PaperRecord:
     has_code = draw(st.booleans())
+    published_on = draw(st.none() | st.dates(min_value=date(1000, 1, 1)))
     return PaperRecord(
         title=draw(TEXT),
-        abstract=draw(st.none() | TEXT),
-        category=draw(st.none() | TEXT.filter(lambda t: len(t) <= 32)),
-        published_on=draw(st.none() | st.dates(min_value=date(1000, 1, 1))),
-        has_code=has_code,
-        code_url=draw(st.none() | URLISH) if has_code else None,
+        year=published_on.year if published_on else None,
+        published_on=published_on,
         authors=draw(st.lists(TEXT, max_size=4)),
         authors_truncated=draw(st.booleans()),
-        orgs=draw(st.lists(TEXT, max_size=3)),
+        abstract=draw(st.none() | TEXT),
         arxiv_id=draw(st.none() | ARXIV),
         doi=draw(st.none() | DOI),
+        source_fields={SOURCE.name: {
+            "category": draw(st.none() | TEXT),
+            "has_code": has_code,
+            "code_url": draw(st.none() | URLISH) if has_code else None,
+            "orgs": draw(st.lists(TEXT, max_size=3)),
+        }},
     )
 
 
@@ -214,10 +230,11 @@ def papers(draw) -> PaperRecord:
 def authors(draw) -> AuthorRecord:
     source_id = draw(st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True))
     return AuthorRecord(
-        source=SOURCE, source_id=source_id, name=draw(TEXT),
-        category=draw(st.none() | TEXT.filter(lambda t: len(t) <= 32)),
-        h_index=draw(METRIC), citations=draw(METRIC), paper_count=draw(METRIC), novelty_pct=draw(METRIC),
-        ai_score=draw(METRIC), profile_url=f"http://127.0.0.1:8740/author/{source_id}",
+        source=SOURCE.name, source_id=source_id, name=draw(TEXT),
+        h_index=draw(METRIC), citations=draw(METRIC), paper_count=draw(METRIC),
+        source_metrics={"novelty_pct": draw(METRIC), "ai_score": draw(METRIC)},
+        source_fields={"category": draw(st.none() | TEXT)},
+        profile_url=f"http://127.0.0.1:8740/author/{source_id}",
     )
 
 
@@ -236,7 +253,7 @@ def test_a_rendered_profile_extracts_to_the_records_it_was_rendered_from(author,
 def test_page_text_never_becomes_markup(text):
     """Whatever a name says, the rendered page has exactly one author header and one listing."""
     assume("<" in text or "&" in text or '"' in text)
-    author = AuthorRecord(source=SOURCE, source_id="1", name=text, profile_url=URL)
+    author = AuthorRecord(source=SOURCE.name, source_id="1", name=text, profile_url=URL)
     rendered = render_profile_page(author, [PaperRecord(title=text, abstract=text, authors=[text])])
     assert rendered.count('<header class="author-header"') == 1 and rendered.count("<article") == 1
     page = extract(rendered, URL)

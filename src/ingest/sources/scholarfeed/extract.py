@@ -1,6 +1,7 @@
 """Extract an author and their papers from a Scholar Feed author page (scholarfeed.org/author/<id>).
 
-All selectors live in `SELECTORS` and `METRIC_LABELS`: adapting to new markup is a change here only.
+The page's structure is described by `SELECTORS` and `METRIC_LABELS`: adapting to new markup is a change
+to those two tables (plus `BLOCK_MARKERS` for new block pages).
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import ValidationError
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from ingest.records import AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
+from ingest.sources.base import Origin, ProfileRef
 from ingest.sources.errors import BlockedPage, ExtractionError, LayoutChanged
-from ingest.records import AuthorRecord, PaperRecord, ProfilePage, construct
-
-SOURCE = "scholarfeed"
-# Bump when extraction output changes: pages loaded by an older parser are re-extracted.
-PARSER_VERSION = "profile_site/2"
+from ingest.sources.scholarfeed.fields import NAME, AuthorFields, Metrics, PaperFields
 
 SELECTORS = {
     "header": "header.author-header",
@@ -39,8 +38,11 @@ SELECTORS = {
     "card_et_al": ".paper-byline .et-al",
     "card_org": ".paper-byline .org",
     "card_abstract": ".paper-abstract",
+    "listing_item": "li",
     "next": 'a[rel="next"]',
+    "canonical": 'link[rel="canonical"]',
 }
+# Label (lower-case) -> the field it fills: a common metric of `AuthorMetrics`, or one of Scholar Feed's own.
 METRIC_LABELS = {
     "h-index": "h_index",
     "papers": "paper_count",
@@ -100,7 +102,7 @@ def _check_blocked(tree: LexborHTMLParser) -> None:
         raise BlockedPage("blocked", "the page is a CAPTCHA or block page, not a profile")
 
 
-def _author(header: LexborNode, url: str) -> AuthorRecord:
+def _author(tree: LexborHTMLParser, header: LexborNode, url: str) -> AuthorRecord:
     name = _text(_first(header, "name"))
     if not name:
         raise LayoutChanged(["name"])
@@ -114,17 +116,27 @@ def _author(header: LexborNode, url: str) -> AuthorRecord:
             metrics[field] = parse_int(value)
     if not labels:  # every profile shows its metrics, if only as blanks
         raise LayoutChanged(["metric"])
-    match = _AUTHOR_PATH.search(urlsplit(url).path)
-    if not match:
-        raise ExtractionError("malformed", f"not an author page URL: {url}")
+    ref = author_ref(url) or _canonical_ref(tree)
+    if ref is None:
+        raise ExtractionError("malformed", f"not an author page URL, and no canonical author link: {url}")
     return AuthorRecord(
-        source=SOURCE,
-        source_id=match.group(1),
+        source=NAME,
+        source_id=ref.source_id,
         name=name,
-        category=_text(_first(header, "category")) or None,
-        profile_url=profile_url(url),
-        **metrics,
+        profile_url=ref.url,
+        h_index=metrics.get("h_index"),
+        citations=metrics.get("citations"),
+        paper_count=metrics.get("paper_count"),
+        source_metrics={field: metrics.get(field) for field in Metrics.model_fields},
+        source_fields={"category": _text(_first(header, "category")) or None},
     )
+
+
+def _canonical_ref(tree: LexborHTMLParser) -> ProfileRef | None:
+    """The page's own address, for a page saved without its URL."""
+    link = tree.css_first(SELECTORS["canonical"])
+    href = link.attributes.get("href") if link is not None else None
+    return author_ref(href) if href else None
 
 
 def _card_field_keys() -> dict[str, str]:
@@ -148,6 +160,9 @@ _HREF_FIELDS = frozenset(("card_link", "card_doi", "card_code"))
 _LIST_FIELDS = frozenset(("card_author", "card_org"))
 _MAX_LENGTHS = [(name, m.max_length) for name, info in PaperRecord.model_fields.items()
                 for m in info.metadata if getattr(m, "max_length", None)]
+assert set(AuthorFields.model_fields) == {"category"} and set(PaperFields.model_fields) == {
+    "category", "has_code", "code_url", "orgs"}, "the fields built below are the fields declared in fields.py"
+assert not set(Metrics.model_fields) & set(AuthorMetrics.model_fields)
 
 
 def _field(classes: str, node: LexborNode) -> str | None:
@@ -196,18 +211,22 @@ def _paper(card: dict) -> PaperRecord:
         raise LayoutChanged(["card_title"])
     link, doi, date_text = card.get("card_link"), card.get("card_doi"), card.get("card_date")
     arxiv = _ARXIV.search(link) if link is not None else None
+    published_on = parse_date(date_text) if date_text else None
     values = {
         "title": title,
-        "abstract": card.get("card_abstract") or None,
-        "category": card.get("card_category") or None,
-        "published_on": parse_date(date_text) if date_text else None,
-        "has_code": "card_code" in card,
-        "code_url": card.get("card_code") or None,
+        "year": published_on.year if published_on else None,
+        "published_on": published_on,
         "authors": card["card_author"],
         "authors_truncated": "card_et_al" in card,
-        "orgs": card["card_org"],
+        "abstract": card.get("card_abstract") or None,
         "arxiv_id": arxiv.group(1) if arxiv else None,
         "doi": (doi.split("doi.org/", 1)[-1] or None) if doi else None,
+        "source_fields": {NAME: {
+            "category": card.get("card_category") or None,
+            "has_code": "card_code" in card,
+            "code_url": card.get("card_code") or None,
+            "orgs": card["card_org"],
+        }},
     }
     for name, limit in _MAX_LENGTHS:
         if values[name] is not None and len(values[name]) > limit:
@@ -227,15 +246,20 @@ def _next_url(tree: LexborHTMLParser, url: str) -> str | None:
         raise ExtractionError("malformed", f"next link is not a URL: {href!r} ({exc})") from None
 
 
-def profile_url(url: str) -> str:
-    """The profile's identity: its first page's URL, without query or fragment."""
+def author_ref(url: str) -> ProfileRef | None:
+    """The profile an author page URL belongs to: its first page's URL is the URL up to the author id, without
+    query (the page number) or fragment."""
     parts = urlsplit(url)
-    return parts._replace(query="", fragment="").geturl()
+    match = _AUTHOR_PATH.search(parts.path)
+    if not match or parts.scheme not in ("http", "https"):
+        return None
+    first_page = parts._replace(path=parts.path[: match.end()], query="", fragment="").geturl()
+    return ProfileRef(NAME, match.group(1), first_page)
 
 
-def extract(html: str | bytes, url: str) -> ProfilePage:
+def extract(body: bytes, origin: Origin) -> Observation:
     """Parse one author page. Raises `ExtractionError` (and only that) when it cannot."""
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(body)
     header = tree.css_first(SELECTORS["header"])
     listing = tree.css_first(SELECTORS["listing"])
     if header is None or listing is None:
@@ -244,17 +268,25 @@ def extract(html: str | bytes, url: str) -> ProfilePage:
         raise LayoutChanged(missing)
     start = parse_int(listing.attributes.get("start") or "1")
     cards = _cards(listing)
-    if not cards and listing.css_first("li") is not None:
+    if not cards and listing.css_first(SELECTORS["listing_item"]) is not None:
         raise LayoutChanged(["card"])
     if not 1 <= start <= MAX_INT - len(cards):
         raise ExtractionError("malformed", f"listing start out of range: {start}")
+    url = origin.url
     try:
-        return ProfilePage(
-            author=_author(header, url),
+        author = _author(tree, header, url)
+        return Observation(
+            source=NAME,
+            source_id=author.source_id,
+            origin_url=url,
+            observed_at=origin.observed_at,
+            body_sha256=origin.body_sha256,
+            author=author,
             papers=[_paper(card) for card in cards],
             first_position=start,
             next_url=_next_url(tree, url),
+            expected_papers=author.paper_count,  # Scholar Feed's "N papers" counts the listing, every page of it
         )
-    except ValidationError as exc:  # e.g. a category longer than its column
+    except ValidationError as exc:  # e.g. an author id longer than its column
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ExtractionError("malformed", f"{exc.title}: {problems}") from None

@@ -1,0 +1,54 @@
+"""Which profiles a run refreshes: the configured URLs, then the sitemap's, each claimed by a source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.config import Settings
+from ingest.http.fetch import FetchError, Fetcher, host_of
+from ingest.pipeline.sitemap import SitemapError, discover
+from ingest.shards import WHOLE, Shard
+from ingest.sources import ProfileRef, UnclaimedURL, registry
+
+
+class PlanError(Exception):
+    """The run's profiles could not be found (its sitemap failed); the message says why."""
+
+
+@dataclass(slots=True)
+class Plan:
+    profiles: list[ProfileRef]  # this shard's, in order, each once
+    unclaimed: list[str] = field(default_factory=list)  # this shard's sitemap URLs that no source claims
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str]:
+    """Hosts of the configured (or command-line) profile and sitemap URLs, plus any listed explicitly."""
+    urls = [*settings.profiles.urls, *([settings.profiles.sitemap] if settings.profiles.sitemap else [])]
+    return frozenset(host_of(u) for u in urls) | {h.lower() for h in settings.allowed_hosts}
+
+
+def configured_profiles(settings: Settings) -> list[ProfileRef]:
+    """The profiles the configuration (or command line) lists by URL. Raises `UnclaimedURL` or
+    `UnknownSource` for a URL no source claims or a source that does not exist: a configuration error."""
+    return [registry.profile(url, settings.profiles.source) for url in settings.profiles.urls]
+
+
+async def plan(settings: Settings, fetcher: Fetcher, shard: Shard = WHOLE) -> Plan:
+    """The configured profiles, then the sitemap's; only this shard's. Raises `PlanError` when the sitemap
+    cannot be read."""
+    refs = configured_profiles(settings)
+    unclaimed = []
+    if sitemap := settings.profiles.sitemap:
+        try:
+            urls = await discover(fetcher, sitemap)
+        except (FetchError, SitemapError) as exc:
+            raise PlanError(f"sitemap {sitemap}: {exc}") from exc
+        for url in urls:
+            try:
+                refs.append(registry.profile(url, settings.profiles.source))
+            except UnclaimedURL:
+                unclaimed.append(url)
+    profiles: dict[str, ProfileRef] = {}
+    for ref in refs:
+        profiles.setdefault(ref.url, ref)
+    return Plan([ref for url, ref in profiles.items() if shard.holds(url)], shard.select(dict.fromkeys(unclaimed)))
