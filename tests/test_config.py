@@ -264,6 +264,12 @@ def test_an_invalid_environment_value_names_the_key_and_the_reason(monkeypatch):
     assert "http.max_attempts" in message and "valid integer" in message
 
 
+def test_an_invalid_environment_value_names_the_variable_as_written_whatever_its_case(monkeypatch):
+    monkeypatch.setenv("ingest_http__max_attempts", "lots")
+    message = config_error(write("fine.toml", "batch_size = 10\n"))
+    assert "environment variable ingest_http__max_attempts: http.max_attempts" in message
+
+
 def test_an_invalid_environment_value_is_not_blamed_on_a_valid_file(monkeypatch):
     path = write("fine.toml", "batch_size = 10\n")
     monkeypatch.setenv("INGEST_HTTP__MAX_ATTEMPTS", "lots")

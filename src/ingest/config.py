@@ -225,8 +225,9 @@ def _source(loc: tuple, overrides: dict, path: Path | None) -> str:
         node = node.get(part) if isinstance(node, dict) else None
     if node is not None:
         return "command line"
+    environment = {name.upper(): name for name in os.environ}  # read case-insensitively, as the settings are
     for depth in range(len(loc), 0, -1):
         name = "INGEST_" + "__".join(str(p) for p in loc[:depth]).upper()
-        if name in os.environ:
-            return f"environment variable {name}"
+        if name in environment:
+            return f"environment variable {environment[name]}"
     return str(path) if path else "settings"
