@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ingest.config import (
-    DEFAULT_CONFIG, ArchiveSettings, ConfigError, HttpSettings, ProfilesSettings, Settings, find_config, load_settings,
+    DEFAULT_CONFIG, ArchiveSettings, ConfigError, HostPolitenessSettings, HttpSettings, ProfilesSettings, Settings,
+    find_config, load_settings,
 )
 from tests.conftest import ROOT
 
@@ -270,11 +271,90 @@ def test_an_invalid_environment_value_names_the_key_and_the_reason(monkeypatch):
     assert "http.max_attempts" in message and "valid integer" in message
 
 
+def test_an_invalid_environment_value_names_the_variable_as_written_whatever_its_case(monkeypatch):
+    monkeypatch.setenv("ingest_http__max_attempts", "lots")
+    message = config_error(write("fine.toml", "batch_size = 10\n"))
+    assert "environment variable ingest_http__max_attempts: http.max_attempts" in message
+
+
 def test_an_invalid_environment_value_is_not_blamed_on_a_valid_file(monkeypatch):
     path = write("fine.toml", "batch_size = 10\n")
     monkeypatch.setenv("INGEST_HTTP__MAX_ATTEMPTS", "lots")
     message = config_error(path)
     assert "http.max_attempts" in message and str(path) not in message
+
+
+# -- politeness per host ---------------------------------------------------------------------------
+
+HOSTS = """
+[http]
+jitter_s = 0.5
+[http.hosts."scholar.google.com"]
+min_interval_s = 8.0
+jitter_s = 4.0
+[http.hosts."*.arXiv.org"]
+concurrency = 1
+"""
+
+
+def test_hosts_come_from_the_file_with_unset_fields_left_to_inherit():
+    http = load_settings(write("hosts.toml", HOSTS)).http
+    assert http.jitter_s == 0.5
+    assert http.hosts == {
+        "scholar.google.com": HostPolitenessSettings(min_interval_s=8.0, jitter_s=4.0),
+        "*.arxiv.org": HostPolitenessSettings(concurrency=1),  # lower-cased
+    }
+    assert http.hosts["*.arxiv.org"].min_interval_s is None
+
+
+def test_a_host_with_a_dotted_name_can_be_set_key_by_key_from_the_environment(monkeypatch):
+    # Names with dots cannot be `export`ed by a POSIX shell, but `env NAME=value command` and
+    # process managers pass them; the JSON form below works everywhere.
+    monkeypatch.setenv("INGEST_HTTP__HOSTS__scholar.google.com__CONCURRENCY", "2")
+    monkeypatch.setenv("INGEST_HTTP__HOSTS__export.arxiv.org__MIN_INTERVAL_S", "3")
+    hosts = load_settings(write("hosts.toml", HOSTS)).http.hosts
+    assert hosts["scholar.google.com"] == HostPolitenessSettings(min_interval_s=8.0, concurrency=2, jitter_s=4.0)
+    assert hosts["export.arxiv.org"] == HostPolitenessSettings(min_interval_s=3.0)
+    assert hosts["*.arxiv.org"] == HostPolitenessSettings(concurrency=1)
+
+
+def test_hosts_can_come_from_the_environment_as_json(monkeypatch):
+    monkeypatch.setenv("INGEST_HTTP__HOSTS", '{"Scholar.Google.com": {"min_interval_s": 8, "jitter_s": 4}}')
+    assert load_settings().http.hosts == {"scholar.google.com": HostPolitenessSettings(min_interval_s=8, jitter_s=4)}
+
+
+@pytest.mark.parametrize("key", ["https://scholar.google.com", "scholar.google.com:443", "a.example/path", "a b", ""])
+def test_a_hosts_key_that_is_not_a_host_name_or_pattern_is_named(key):
+    message = config_error(write("bad.toml", f'[http.hosts."{key}"]\nconcurrency = 1\n'))
+    assert "http.hosts" in message and "not host names or patterns" in message and repr(key) in message
+
+
+@pytest.mark.parametrize("key", ["127.0.0.1", "::1", "*", "scholar.google.*", "host-[0-9].example", "a_b.example"])
+def test_ip_addresses_and_fnmatch_patterns_are_hosts_keys(key):
+    assert key in load_settings(write("ok.toml", f'[http.hosts."{key}"]\nconcurrency = 1\n')).http.hosts
+
+
+def test_a_host_given_twice_in_different_cases_is_an_error():
+    text = '[http.hosts."A.example"]\nconcurrency = 1\n[http.hosts."a.example"]\nconcurrency = 2\n'
+    assert "hosts repeat in different cases: ['a.example']" in config_error(write("bad.toml", text))
+
+
+@pytest.mark.parametrize("entry, names", [
+    ("concurrency = 0", ["http.hosts.a.example.concurrency", "greater than or equal to 1"]),
+    ("min_interval_s = -1", ["http.hosts.a.example.min_interval_s", "greater than or equal to 0"]),
+    ("jitter_s = -1", ["http.hosts.a.example.jitter_s", "greater than or equal to 0"]),
+    ("interval_s = 1", ["http.hosts.a.example.interval_s", "not permitted"]),
+])
+def test_an_invalid_host_entry_names_its_dotted_key_and_the_reason(entry, names):
+    path = write("bad.toml", f'[http.hosts."a.example"]\n{entry}\n')
+    message = config_error(path)
+    assert str(path) in message and all(name in message for name in names), message
+
+
+def test_an_invalid_host_entry_from_the_environment_names_the_variable_as_written(monkeypatch):
+    monkeypatch.setenv("INGEST_HTTP__HOSTS__a.example__CONCURRENCY", "0")
+    message = config_error(write("fine.toml", HOSTS))
+    assert "environment variable INGEST_HTTP__HOSTS__a.example__CONCURRENCY" in message and "fine.toml" not in message
 
 
 # -- source groups ---------------------------------------------------------------------------------

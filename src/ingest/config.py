@@ -5,7 +5,9 @@ The file is `--config PATH`, else `$INGEST_CONFIG`, else `./config/ingest.toml`,
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +28,28 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names the file, the key and the reason."""
 
 
+# A host name or an fnmatch pattern of one: no scheme, port or path, which a host never carries.
+HOST_PATTERN = re.compile(r"[a-z0-9.*?\[\]!_-]+")
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class HostPolitenessSettings(BaseModel):
+    """One host's (or host pattern's) politeness; a field left out keeps what a source default or [http] gives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_interval_s: float | None = Field(None, ge=0, description="Minimum time between two request starts.")
+    concurrency: int | None = Field(None, ge=1, description="Requests in flight at once.")
+    jitter_s: float | None = Field(None, ge=0, description="A random extra wait in [0, jitter_s) per interval.")
+
+
 class HttpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,9 +64,11 @@ class HttpSettings(BaseModel):
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
     per_host_concurrency: int = Field(16, ge=1)
     min_interval_s: float = Field(0.0, ge=0, description="Minimum time between two request starts to one host.")
+    jitter_s: float = Field(0.0, ge=0, description="A random extra wait in [0, jitter_s) added to each interval, "
+                            "so request starts do not tick like a metronome.")
     min_interval_scope: Literal["database", "process"] = Field(
-        "database", description="database: min_interval_s holds across every process using the same database "
-        "(workers, shards, overlapping runs); process: within each process alone."
+        "database", description="database: each host's interval holds across every process using the same "
+        "database (workers, shards, overlapping runs); process: within each process alone."
     )
     max_connections: int = Field(32, ge=1)
     max_redirects: int = Field(5, ge=0)
@@ -53,12 +79,28 @@ class HttpSettings(BaseModel):
     )
     obey_robots_txt: bool = Field(True, description="Fetch each site's robots.txt and honour it.")
     max_crawl_delay_s: float = Field(30.0, ge=0, description="A longer robots.txt Crawl-delay is honoured as this.")
+    hosts: dict[str, HostPolitenessSettings] = Field(
+        default_factory=dict, description="Politeness per host name or fnmatch pattern (an exact name wins over a "
+        "pattern), overriding the settings above and a source's defaults field by field."
+    )
 
     @field_validator("allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         parse_networks(value)  # its ValueError names the bad entry
         return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _host_names(cls, hosts: dict[str, HostPolitenessSettings]) -> dict[str, HostPolitenessSettings]:
+        bad = [key for key in hosts if not (HOST_PATTERN.fullmatch(key.lower()) or _is_ip_address(key))]
+        if bad:
+            raise ValueError(f"not host names or patterns: {', '.join(map(repr, bad))} "
+                             "(want e.g. 'scholar.google.com' or '*.arxiv.org': no scheme, port or path)")
+        names = [key.lower() for key in hosts]  # host names are case-insensitive; requests are matched lower-cased
+        if len(set(names)) != len(names):
+            raise ValueError(f"hosts repeat in different cases: {sorted({n for n in names if names.count(n) > 1})}")
+        return dict(zip(names, hosts.values()))
 
 
 class ProfilesSettings(BaseModel):
@@ -236,8 +278,9 @@ def _source(loc: tuple, overrides: dict, path: Path | None) -> str:
         node = node.get(part) if isinstance(node, dict) else None
     if node is not None:
         return "command line"
+    environment = {name.upper(): name for name in os.environ}  # read case-insensitively, as the settings are
     for depth in range(len(loc), 0, -1):
         name = "INGEST_" + "__".join(str(p) for p in loc[:depth]).upper()
-        if name in os.environ:
-            return f"environment variable {name}"
+        if name in environment:
+            return f"environment variable {environment[name]}"
     return str(path) if path else "settings"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 
 from ingest.config import HttpSettings
 from ingest.http.fetch import XML, Fetcher, FetchError, Validators
-from ingest.site.server import Response
+from ingest.http.politeness import Politeness, politeness_for
+from ingest.site.server import Response, serve_in_thread
 
 FAST = dict(backoff_base_s=0.01, backoff_max_s=0.02, max_attempts=3)
 PAGE = "/author/1"
@@ -288,3 +290,42 @@ async def test_crawl_delay_is_capped(site, site_url):
         await asyncio.gather(*(f.get(f"{site_url}/author/{a}") for a in (1001, 1002)))
     first, second = sorted(at for at, path, _ in site.requests if path.startswith("/author/"))
     assert second - first >= 0.18
+
+
+# -- politeness per host ---------------------------------------------------------------------------
+
+LOOPBACKS = frozenset({"127.0.0.1", "127.0.0.2"})
+
+
+@pytest.fixture
+def second_site_url(site) -> Iterator[str]:
+    """The same site on a second loopback host, 127.0.0.2."""
+    with serve_in_thread(site, "127.0.0.2") as url:
+        yield url
+
+
+def paced_by_config(settings: dict) -> Fetcher:
+    return Fetcher(HttpSettings(**settings, hosts={"127.0.0.2": {"min_interval_s": 3600.0}}), LOOPBACKS)
+
+
+def paced_by_a_source_default(settings: dict) -> Fetcher:
+    http, defaults = HttpSettings(**settings), [("127.0.0.2", Politeness(3600.0, 1))]
+    return Fetcher(http, LOOPBACKS, politeness=lambda host: politeness_for(host, http, defaults))
+
+
+@pytest.mark.parametrize("make_fetcher", [paced_by_config, paced_by_a_source_default])
+async def test_each_host_is_spaced_by_its_own_politeness(site, site_url, second_site_url, make_fetcher):
+    interval = 0.1  # 127.0.0.1: the global min_interval_s; 127.0.0.2: an hour
+    async with make_fetcher(FAST | dict(obey_robots_txt=False, min_interval_s=interval)) as f:
+        await f.get(second_site_url + PAGE)
+        held = asyncio.create_task(f.get(second_site_url + PAGE))  # due an hour after the first
+        await asyncio.gather(*(f.get(f"{site_url}/author/{a}") for a in (1001, 1002, 1003)))
+        assert not held.done()  # 127.0.0.1 was served meanwhile, at its own pace
+        held.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+    hosts = [headers["host"].split(":")[0] for _, _, headers in site.requests]
+    assert hosts.count("127.0.0.2") == 1 and hosts.count("127.0.0.1") == 3
+    starts = sorted(at for at, _, headers in site.requests if headers["host"].startswith("127.0.0.1:"))
+    # Lower bounds from the first start; arrivals lag starts by a connection's setup, hence a little slack.
+    assert all(start - starts[0] >= n * interval - 0.02 for n, start in enumerate(starts))

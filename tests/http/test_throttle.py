@@ -1,4 +1,4 @@
-"""Per-host politeness: a concurrency cap and a minimum interval between request starts.
+"""Per-host politeness: a concurrency cap and a minimum interval, plus jitter, between request starts.
 
 Timing assertions are lower bounds only; "does not wait" is shown by ordering, never by a deadline.
 `HANG_GUARD` only turns a deadlock into a failure instead of a stuck test run.
@@ -7,10 +7,12 @@ Timing assertions are lower bounds only; "does not wait" is shown by ordering, n
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
 
+from ingest.http.politeness import Politeness
 from ingest.http.throttle import HostGate, HostGates
 
 HANG_GUARD = 10.0
@@ -46,6 +48,14 @@ async def until(condition, *, steps: int = 1000) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never held")
+
+
+def assert_spaced(starts: list[float], gaps: list[float]) -> None:
+    """Each start is at least the sum of the gaps before it after the first: a start woken late does not
+    move the schedule, so only the distance from the first (never late) start is bounded, not each gap."""
+    assert len(starts) == len(gaps) + 1
+    for n, start in enumerate(sorted(starts)):
+        assert start - min(starts) >= sum(gaps[:n]) - EARLY, (n, start - min(starts), sum(gaps[:n]))
 
 
 # -- concurrency -----------------------------------------------------------------------------------
@@ -114,13 +124,13 @@ async def test_without_min_interval_requests_up_to_the_cap_are_inside_at_once():
 # -- per host --------------------------------------------------------------------------------------
 
 def test_one_gate_per_host():
-    gates = HostGates(2, 0.0)
+    gates = HostGates(lambda host: Politeness(0.0, 2))
     assert gates["a.example"] is gates["a.example"]
     assert gates["a.example"] is not gates["b.example"]
 
 
 async def test_a_full_host_does_not_hold_up_another_host():
-    gates = HostGates(1, 0.0)
+    gates = HostGates(lambda host: Politeness(0.0, 1))
     order: list[str] = []
     release_a = asyncio.Event()
 
@@ -146,7 +156,7 @@ async def test_a_full_host_does_not_hold_up_another_host():
 
 
 async def test_one_hosts_min_interval_does_not_delay_another_host():
-    gates = HostGates(4, 3600.0)  # a second request to the same host would wait an hour
+    gates = HostGates(lambda host: Politeness(3600.0, 4))  # a second request to the same host would wait an hour
     order: list[str] = []
 
     async def request(host: str, name: str) -> None:
@@ -161,6 +171,67 @@ async def test_one_hosts_min_interval_does_not_delay_another_host():
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
+
+
+def test_each_hosts_gate_is_made_with_its_own_politeness_looked_up_once():
+    asked: list[str] = []
+
+    def politeness(host: str) -> Politeness:
+        asked.append(host)
+        return Politeness(0.0, 1)
+
+    gates = HostGates(politeness)
+    gates["a.example"], gates["a.example"], gates["b.example"]
+    assert asked == ["a.example", "b.example"]
+
+
+async def test_each_host_has_its_own_cap():
+    caps = {"solo.example": Politeness(0.0, 1), "busy.example": Politeness(0.0, 4)}
+    gates, solo, busy = HostGates(caps.__getitem__), InFlight(), InFlight()
+    await guarded(*(solo.request(gates["solo.example"], work=0.002) for _ in range(12)),
+                  *(busy.request(gates["busy.example"], work=0.002) for _ in range(12)))
+    assert (solo.most, busy.most) == (1, 4)
+
+
+async def test_each_host_has_its_own_interval():
+    slow, fast = 0.04, 0.01
+    intervals = {"slow.example": Politeness(slow, 4), "fast.example": Politeness(fast, 4)}
+    gates = HostGates(intervals.__getitem__)
+    starts: list[tuple[float, str]] = []
+
+    async def request(host: str) -> None:
+        async with gates[host]:
+            starts.append((time.monotonic(), host))
+
+    await guarded(*(request(host) for host in ("slow.example", "fast.example") for _ in range(3)))
+    for host, interval in (("slow.example", slow), ("fast.example", fast)):
+        assert_spaced([at for at, h in starts if h == host], [interval] * 2)
+    # The fast host's third request (two short intervals in) starts before the slow host's second.
+    order = [host for _, host in starts]
+    assert order[-2:] == ["slow.example", "slow.example"]
+
+
+# -- jitter ----------------------------------------------------------------------------------------
+
+def draws(seed: int, jitter: float, count: int) -> list[float]:
+    """The jitter a gate given `random.Random(seed)` adds to its first `count` intervals."""
+    rng = random.Random(seed)
+    return [rng.uniform(0, jitter) for _ in range(count)]
+
+
+@pytest.mark.parametrize("cap", [1, 4])
+async def test_starts_are_spaced_by_the_interval_plus_each_requests_drawn_jitter(cap):
+    interval, jitter, count = 0.02, 0.05, 5
+    gate, seen = HostGate(cap, interval, jitter=jitter, rng=random.Random(7)), InFlight()
+    await guarded(*(seen.request(gate) for _ in range(count)))
+    assert_spaced(seen.starts, [interval + drawn for drawn in draws(7, jitter, count - 1)])
+
+
+async def test_jitter_alone_spaces_requests():
+    jitter, count = 0.05, 4
+    gate, seen = HostGate(4, 0.0, jitter=jitter, rng=random.Random(3)), InFlight()
+    await guarded(*(seen.request(gate) for _ in range(count)))
+    assert_spaced(seen.starts, draws(3, jitter, count - 1))
 
 
 # -- cancellation ----------------------------------------------------------------------------------
@@ -249,7 +320,7 @@ async def test_with_a_reserve_function_the_gate_waits_as_long_as_it_says():
         asked.append((host, interval))
         return 0.05 * len(asked)  # what a shared schedule answers as other workers take turns
 
-    gates, seen = HostGates(4, 0.01, reserve), InFlight()
+    gates, seen = HostGates(lambda host: Politeness(0.01, 4), reserve), InFlight()
     began = time.monotonic()
     await guarded(*(seen.request(gates["a.example"]) for _ in range(3)))
     assert asked == [("a.example", 0.01)] * 3
@@ -257,14 +328,14 @@ async def test_with_a_reserve_function_the_gate_waits_as_long_as_it_says():
     assert all(start >= 0.05 * (n + 1) - EARLY for n, start in enumerate(starts))
 
 
-async def test_without_a_min_interval_the_reserve_function_is_never_asked():
+async def test_without_a_min_interval_or_jitter_the_reserve_function_is_never_asked():
     asked: list[tuple[str, float]] = []
 
     async def reserve(host: str, interval: float) -> float:
         asked.append((host, interval))
         return 0.0
 
-    gates, seen = HostGates(4, 0.0, reserve), InFlight()
+    gates, seen = HostGates(lambda host: Politeness(0.0, 4), reserve), InFlight()
     await guarded(*(seen.request(gates["a.example"]) for _ in range(3)))
     assert asked == [] and len(seen.starts) == 3
 
@@ -276,8 +347,38 @@ async def test_a_crawl_delay_widens_the_interval_the_reserve_function_is_asked_f
         asked.append((host, interval))
         return 0.0
 
-    gates = HostGates(4, 0.01, reserve)
+    gates = HostGates(lambda host: Politeness(0.01, 4), reserve)
     gates["a.example"].space_at_least(2.5)
     async with gates["a.example"]:
         pass
     assert asked == [("a.example", 2.5)]
+
+
+async def test_the_reserve_function_is_asked_for_the_interval_plus_the_drawn_jitter():
+    asked: list[tuple[str, float]] = []
+
+    async def reserve(host: str, interval: float) -> float:
+        asked.append((host, interval))
+        return 0.0
+
+    gates = HostGates(lambda host: Politeness(0.5, 4, 2.0), reserve, random.Random(11))
+    for _ in range(3):
+        async with gates["a.example"]:
+            pass
+    assert asked == [("a.example", 0.5 + drawn) for drawn in draws(11, 2.0, 3)]
+    assert len({interval for _, interval in asked}) == 3  # no metronome
+
+
+async def test_a_crawl_delay_widens_the_interval_and_jitter_still_adds_to_it():
+    asked: list[tuple[str, float]] = []
+
+    async def reserve(host: str, interval: float) -> float:
+        asked.append((host, interval))
+        return 0.0
+
+    gates = HostGates(lambda host: Politeness(0.5, 4, 2.0), reserve, random.Random(5))
+    gates["a.example"].space_at_least(3.0)
+    gates["a.example"].space_at_least(1.0)  # narrower: no effect
+    async with gates["a.example"]:
+        pass
+    assert asked == [("a.example", 3.0 + draws(5, 2.0, 1)[0])]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
@@ -18,6 +19,7 @@ from ingest.http import robots
 from ingest.http.addresses import address_allowed, parse_networks, resolve
 from ingest.config import HttpSettings
 from ingest.failpoint import failpoint
+from ingest.http.politeness import Politeness, politeness_for
 from ingest.http.retry import RETRY_STATUSES, EmptyBody, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
 from ingest.http.throttle import HostGates, Reserve
 
@@ -67,14 +69,17 @@ def host_of(url: str) -> str:
 
 
 class Fetcher:
-    """One per run: shares connections, host gates and the retry count across all requests."""
+    """One per run: shares connections, host gates and the retry count across all requests.
+
+    `politeness` gives each host's spacing, cap and jitter; by default the `[http]` settings and `http.hosts`.
+    """
 
     def __init__(self, settings: HttpSettings, allowed_hosts: frozenset[str] | None = None,
-                 reserve: Reserve | None = None) -> None:
+                 reserve: Reserve | None = None, politeness: Callable[[str], Politeness] | None = None) -> None:
         self.settings = settings
         self.allowed_hosts = allowed_hosts  # None: any host
         self.retries = 0
-        self._gates = HostGates(settings.per_host_concurrency, settings.min_interval_s, reserve)
+        self._gates = HostGates(politeness or (lambda host: politeness_for(host, settings, ())), reserve)
         self._networks = parse_networks(settings.allowed_networks)
         self._refused_addresses: dict[str, str | None] = {}  # host -> why it is refused, or None
         self._robots: dict[str, asyncio.Future[Protego]] = {}  # robots.txt URL -> its rules

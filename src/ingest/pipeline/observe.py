@@ -32,7 +32,8 @@ async def observe(target: str, *, source: str | None = None, origin_url: str | N
     `origin_url` is the page's own address when a file does not say it."""
     if urlsplit(target).scheme in ("http", "https"):
         reader = _source(source, origin_url or target)
-        async with Fetcher(http or HttpSettings(), frozenset({host_of(target)})) as fetcher:
+        http = http or HttpSettings()
+        async with Fetcher(http, frozenset({host_of(target)}), politeness=registry.politeness(http)) as fetcher:
             fetched = await fetcher.get(target, content_types=reader.content_types)
         return reader.extract(fetched.body, Origin(origin_url or fetched.url, fetched.fetched_at,
                                                    fetched.content_sha256))

@@ -50,7 +50,7 @@ class Refresher:
         self.engine = engine or make_engine(settings.database_url)
         shared = settings.http.min_interval_scope == "database"
         reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
-        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve)
+        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve, registry.politeness(settings.http))
         self.workers = Workers(self.engine)
         self.archive_level = settings.archive.level if settings.archive.enabled else None
         self._done = [0, 0]

@@ -22,9 +22,9 @@ Adding a source:
 
 from ingest.sources.base import Origin, Paging, ProfileRef, Source
 from ingest.sources.errors import BlockedPage, ExtractionError, LayoutChanged
-from ingest.sources.registry import UnclaimedURL, UnknownSource, all_sources, get, host_defaults, profile
+from ingest.sources.registry import UnclaimedURL, UnknownSource, all_sources, get, profile
 
 __all__ = [
     "BlockedPage", "ExtractionError", "LayoutChanged", "Origin", "Paging", "ProfileRef", "Source", "UnclaimedURL",
-    "UnknownSource", "all_sources", "get", "host_defaults", "profile",
+    "UnknownSource", "all_sources", "get", "profile",
 ]

@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from collections.abc import Callable
 
 from ingest import sources as _package
-from ingest.http.politeness import Politeness
+from ingest.config import HttpSettings
+from ingest.http.politeness import Politeness, politeness_for
 from ingest.sources.base import ProfileRef, Source
 
 
@@ -58,3 +60,9 @@ def profile(url: str, source: str | None = None) -> ProfileRef:
 def host_defaults() -> list[tuple[str, Politeness]]:
     """(host pattern, politeness) that each source declares for its public hosts."""
     return [(pattern, source.politeness) for source in all_sources().values() for pattern in source.hosts]
+
+
+def politeness(http: HttpSettings) -> Callable[[str], Politeness]:
+    """Each host's politeness: `[http]`, or its source's defaults, overridden by `[http.hosts]`."""
+    defaults = host_defaults()
+    return lambda host: politeness_for(host, http, defaults)
