@@ -15,11 +15,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ingest.site.corpus import Corpus
-
 from bench.harness import pg_schema, prefect_server, run_worker, site_server, temp_sqlite_url
 from bench.report import Row, compare, fmt, machine, markdown, spread
 from bench.sample import page_urls
+from ingest.site.corpus import Corpus
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -14,12 +14,11 @@ import httpx
 from selectolax.lexbor import LexborHTMLParser
 from sqlmodel import Session, select
 
-from ingest import dedupe
-from ingest.store import Author, Authorship, Page, Paper, make_engine
-from ingest.site.corpus import Corpus
-
 from bench.measure import clock, result, with_rows
 from bench.sample import profile_loads
+from ingest import dedupe
+from ingest.site.corpus import Corpus
+from ingest.store import Author, Authorship, Page, Paper, make_engine
 
 CONCURRENCY = 16
 
@@ -105,7 +104,7 @@ def orm_load(database_url: str, profiles: int, corpus_profiles: int) -> dict:
                         session.add(paper)
                         session.flush()
                     session.add(Authorship(author_id=author.id, paper_id=paper.id, position=position))
-                session.add(Page(url=state.url, profile=profile.profile, http_status=state.http_status))
+                session.add(Page(url=state.url, profile=profile.profile, source=state.source, http_status=state.http_status))
                 session.commit()
     out = result(start, sum(len(p.pages) for p in loads))
     engine.dispose()

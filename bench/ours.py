@@ -6,15 +6,14 @@ import asyncio
 import time
 from pathlib import Path
 
-from ingest.config import HttpSettings, Settings
-from ingest.store import RunCounts, make_engine, utcnow
-from ingest.http.fetch import Fetcher
-from ingest.store.load import load_profiles
-from ingest.pipeline.refresh import refresh as library_refresh
-from ingest.site.corpus import Corpus
-
 from bench.measure import clock, result, with_rows
 from bench.sample import profile_loads
+from ingest.config import HttpSettings, Settings
+from ingest.http.fetch import Fetcher
+from ingest.pipeline.refresh import refresh as library_refresh
+from ingest.site.corpus import Corpus
+from ingest.store import RunCounts, make_engine, utcnow
+from ingest.store.load import load_profiles
 
 
 async def refresh(database_url: str, sitemap: str, count: bool = True) -> dict:

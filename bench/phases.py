@@ -7,9 +7,8 @@ import time
 from bs4 import BeautifulSoup
 from selectolax.lexbor import LexborHTMLParser
 
-from ingest.site.corpus import Corpus
-
 from bench.sample import SOURCE, pages
+from ingest.site.corpus import Corpus
 
 extract = SOURCE.extract
 

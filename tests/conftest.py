@@ -19,12 +19,12 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from ingest.config import Settings, load_settings
-from ingest.records import Observation
-from ingest.sources import Origin
-from ingest.store import make_engine
 from ingest.flows.local_server import free_port as _free_port
+from ingest.records import Observation
 from ingest.site.corpus import Corpus
 from ingest.site.server import Site, serve_in_thread
+from ingest.sources import Origin
+from ingest.store import make_engine
 from tests.dbutil import scratch_schema
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, func, select, text
 
-from ingest.store import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper, archive
 from ingest.records import AuthorMetrics, AuthorRecord, PaperRecord
+from ingest.store import RECORD_TABLES, Author, Authorship, AuthorSnapshot, Page, Paper, archive
 
 
 @contextmanager

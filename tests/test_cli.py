@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingest.store import Author, Authorship, Paper, make_engine
 from ingest.site.corpus import Corpus
+from ingest.store import Author, Authorship, Paper, make_engine
 from tests.conftest import FIXTURES, _free_port
 from tests.dbutil import dump_records
 from tests.sources.scholarfeed.test_extract import EXPECTED_PAPERS

@@ -12,8 +12,15 @@ from pathlib import Path
 import pytest
 
 from ingest.config import (
-    DEFAULT_CONFIG, ArchiveSettings, ConfigError, HostPolitenessSettings, HttpSettings, ProfilesSettings, Settings,
-    find_config, load_settings,
+    DEFAULT_CONFIG,
+    ArchiveSettings,
+    ConfigError,
+    HostPolitenessSettings,
+    HttpSettings,
+    ProfilesSettings,
+    Settings,
+    find_config,
+    load_settings,
 )
 from tests.conftest import ROOT
 

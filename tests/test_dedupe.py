@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ingest.dedupe import (
     KEY_KINDS,
+    TITLE_KEY_MAX,
     _group_transitively,
     canonical,
     group_papers,
@@ -18,7 +19,6 @@ from ingest.dedupe import (
     normalise_doi,
     normalise_title,
     paper_keys,
-    TITLE_KEY_MAX,
     title_key,
 )
 from ingest.records import PaperRecord

@@ -17,9 +17,9 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from ingest.config import load_settings
-from ingest.store import Author, IngestRun, make_engine
 from ingest.flows.deployments import SERVE_TAG, build, prune
 from ingest.schedules import deployment_specs
+from ingest.store import Author, IngestRun, make_engine
 from tests.conftest import PREFECT_SERVER_ENV
 from tests.dbutil import count, rows
 from tests.test_cli import INGEST

@@ -6,8 +6,8 @@ import asyncio
 
 from prefect.client.orchestration import get_client
 
-from ingest.store import Author, Paper
 from ingest.flows.refresh_profiles import refresh_profiles
+from ingest.store import Author, Paper
 from tests.dbutil import count, dump_records
 
 

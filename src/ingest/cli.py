@@ -427,8 +427,7 @@ def db_upgrade(
     config: ConfigOption = None,
 ) -> None:
     """Bring the configured database (SQLite or PostgreSQL) to the current schema; an empty one is created."""
-    from ingest.store import migrate
-    from ingest.store import make_engine
+    from ingest.store import make_engine, migrate
 
     engine = make_engine(_settings(config).database_url, check=False)
     before, after = migrate.upgrade(engine, revision)
@@ -443,8 +442,7 @@ def db_downgrade(
     config: ConfigOption = None,
 ) -> None:
     """Take the configured database back to an older schema revision (before running an older ingest)."""
-    from ingest.store import migrate
-    from ingest.store import make_engine
+    from ingest.store import make_engine, migrate
 
     engine = make_engine(_settings(config).database_url, check=False)
     before, after = migrate.downgrade(engine, revision)
@@ -454,8 +452,7 @@ def db_downgrade(
 @db_app.command("current")
 def db_current(config: ConfigOption = None) -> None:
     """Print the database's schema revision and the one this version of ingest expects."""
-    from ingest.store import migrate
-    from ingest.store import make_engine
+    from ingest.store import make_engine, migrate
 
     engine = make_engine(_settings(config).database_url, check=False)
     with engine.connect() as conn:
@@ -468,8 +465,7 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="Wh
     """For developers: write a new revision script from the difference between the models and the current head."""
     import tempfile
 
-    from ingest.store import migrate
-    from ingest.store import make_engine
+    from ingest.store import make_engine, migrate
 
     with tempfile.TemporaryDirectory() as scratch:
         engine = make_engine(f"sqlite:///{scratch}/head.db")  # an empty database, upgraded to head

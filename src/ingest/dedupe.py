@@ -78,10 +78,13 @@ def canonical(paper: PaperRecord) -> PaperRecord:
     return paper.model_copy(update={"arxiv_id": arxiv, "doi": doi})
 
 
+_KEY_READERS = tuple((kind.name, kind.of) for kind in KEY_KINDS)  # read once per record: unpacked up front
+
+
 def paper_keys(paper: PaperRecord) -> list[Key]:
     """Every key the paper can be found by, in `KEY_KINDS` order: the title key is last. `paper` must be
     `canonical`."""
-    return [(kind.name, value) for kind in KEY_KINDS if (value := kind.of(paper))]
+    return [(name, value) for name, of in _KEY_READERS if (value := of(paper))]
 
 
 def _empty(value: object) -> bool:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ingest.http.politeness import Politeness
-from ingest.http.throttle import HostGate, HostGates
+from ingest.http.throttle import HostGate, HostGates, Reserve
 
 HANG_GUARD = 10.0
 # asyncio may run a timer up to one clock tick early; allow that much below a lower bound.
@@ -313,6 +313,17 @@ async def test_many_cancelled_waiters_leave_the_gate_usable():
 
 # -- spacing kept elsewhere (e.g. the shared database) ---------------------------------------------
 
+def recording_reserve() -> tuple[list[tuple[str, float]], Reserve]:
+    """A reserve function that never makes anyone wait, and the (host, interval) it was asked for."""
+    asked: list[tuple[str, float]] = []
+
+    async def reserve(host: str, interval: float) -> float:
+        asked.append((host, interval))
+        return 0.0
+
+    return asked, reserve
+
+
 async def test_with_a_reserve_function_the_gate_waits_as_long_as_it_says():
     asked: list[tuple[str, float]] = []
 
@@ -329,24 +340,14 @@ async def test_with_a_reserve_function_the_gate_waits_as_long_as_it_says():
 
 
 async def test_without_a_min_interval_or_jitter_the_reserve_function_is_never_asked():
-    asked: list[tuple[str, float]] = []
-
-    async def reserve(host: str, interval: float) -> float:
-        asked.append((host, interval))
-        return 0.0
-
+    asked, reserve = recording_reserve()
     gates, seen = HostGates(lambda host: Politeness(0.0, 4), reserve), InFlight()
     await guarded(*(seen.request(gates["a.example"]) for _ in range(3)))
     assert asked == [] and len(seen.starts) == 3
 
 
 async def test_a_crawl_delay_widens_the_interval_the_reserve_function_is_asked_for():
-    asked: list[tuple[str, float]] = []
-
-    async def reserve(host: str, interval: float) -> float:
-        asked.append((host, interval))
-        return 0.0
-
+    asked, reserve = recording_reserve()
     gates = HostGates(lambda host: Politeness(0.01, 4), reserve)
     gates["a.example"].space_at_least(2.5)
     async with gates["a.example"]:
@@ -355,12 +356,7 @@ async def test_a_crawl_delay_widens_the_interval_the_reserve_function_is_asked_f
 
 
 async def test_the_reserve_function_is_asked_for_the_interval_plus_the_drawn_jitter():
-    asked: list[tuple[str, float]] = []
-
-    async def reserve(host: str, interval: float) -> float:
-        asked.append((host, interval))
-        return 0.0
-
+    asked, reserve = recording_reserve()
     gates = HostGates(lambda host: Politeness(0.5, 4, 2.0), reserve, random.Random(11))
     for _ in range(3):
         async with gates["a.example"]:
@@ -370,12 +366,7 @@ async def test_the_reserve_function_is_asked_for_the_interval_plus_the_drawn_jit
 
 
 async def test_a_crawl_delay_widens_the_interval_and_jitter_still_adds_to_it():
-    asked: list[tuple[str, float]] = []
-
-    async def reserve(host: str, interval: float) -> float:
-        asked.append((host, interval))
-        return 0.0
-
+    asked, reserve = recording_reserve()
     gates = HostGates(lambda host: Politeness(0.5, 4, 2.0), reserve, random.Random(5))
     gates["a.example"].space_at_least(3.0)
     gates["a.example"].space_at_least(1.0)  # narrower: no effect

@@ -12,7 +12,17 @@ from ingest.pipeline.refresh import refresh
 from ingest.site.server import Response
 from ingest.sources.scholarfeed import SOURCE
 from ingest.store import (
-    Author, Authorship, AuthorSnapshot, IngestRun, Page, PageBody, PageCapture, Paper, Quarantine, archive, runs,
+    Author,
+    Authorship,
+    AuthorSnapshot,
+    IngestRun,
+    Page,
+    PageBody,
+    PageCapture,
+    Paper,
+    Quarantine,
+    archive,
+    runs,
 )
 from tests.dbutil import count, dump_records, rows
 

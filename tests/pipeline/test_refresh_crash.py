@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import Engine
 
 from ingest.config import load_settings
-from ingest.store import Author, Authorship, IngestRun, Page, Quarantine, make_engine
 from ingest.pipeline.refresh import refresh
 from ingest.site.corpus import Corpus
 from ingest.site.server import Site, serve_in_thread
+from ingest.store import Author, Authorship, IngestRun, Page, Quarantine, make_engine
 from tests.conftest import ROOT
 from tests.dbutil import count, natural_dump, rows
 

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import Engine
 
 from ingest.config import Settings, load_settings
-from ingest.store import Author, Authorship, Quarantine, make_engine
 from ingest.pipeline.refresh import refresh
 from ingest.site import faults
 from ingest.site.server import Site
+from ingest.store import Author, Authorship, Quarantine, make_engine
 from tests.dbutil import count, quarantined_body, rows
 
 FAULTY, GOOD = "/author/1", "/author/1002"

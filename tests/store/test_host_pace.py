@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from ingest.store import make_engine
-from ingest.store.host_pace import SharedPace
 from ingest.site.corpus import Corpus
 from ingest.site.server import Site, serve_in_thread
+from ingest.store import make_engine
+from ingest.store.host_pace import SharedPace
 
 
 async def test_reservations_from_two_engines_are_spaced_one_interval_apart(database_url):

@@ -15,12 +15,19 @@ import httpx
 from protego import Protego
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
-from ingest.http import robots
-from ingest.http.addresses import address_allowed, parse_networks, resolve
 from ingest.config import HttpSettings
 from ingest.failpoint import failpoint
+from ingest.http import robots
+from ingest.http.addresses import address_allowed, parse_networks, resolve
 from ingest.http.politeness import Politeness, politeness_for
-from ingest.http.retry import RETRY_STATUSES, EmptyBody, RetryableStatus, is_retryable, parse_retry_after, wait_retry_after
+from ingest.http.retry import (
+    RETRY_STATUSES,
+    EmptyBody,
+    RetryableStatus,
+    is_retryable,
+    parse_retry_after,
+    wait_retry_after,
+)
 from ingest.http.throttle import HostGates, Reserve
 
 log = logging.getLogger(__name__)

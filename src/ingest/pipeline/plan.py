@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ingest.config import Settings
-from ingest.http.fetch import FetchError, Fetcher, host_of
+from ingest.http.fetch import Fetcher, FetchError, host_of
 from ingest.pipeline.sitemap import SitemapError, discover
 from ingest.shards import WHOLE, Shard
 from ingest.sources import ProfileRef, UnclaimedURL, registry

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Row
 
 from ingest.config import Settings
 from ingest.failpoint import failpoint
-from ingest.http.fetch import FetchError, Fetched, Fetcher, Validators
+from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators
 from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, tally
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan
 from ingest.pipeline.workers import Workers

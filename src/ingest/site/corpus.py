@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.sources.scholarfeed.fields import NAME
 from ingest.records import AuthorRecord, PaperRecord
 from ingest.site.render import render_paper, render_profile_page
+from ingest.sources.scholarfeed.fields import NAME
 
 SEED_PAGE = Path(__file__).with_name("pages") / "author-1.html"
 SEED_AUTHOR_ID = 1

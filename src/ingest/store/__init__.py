@@ -6,8 +6,19 @@ imported from their modules.
 
 from ingest.store.engine import make_engine
 from ingest.store.tables import (
-    RECORD_TABLES, Author, AuthorSnapshot, Authorship, HostPace, IngestRun, Page, PageBody, PageCapture, Paper,
-    Quarantine, RunCounts, utcnow,
+    RECORD_TABLES,
+    Author,
+    Authorship,
+    AuthorSnapshot,
+    HostPace,
+    IngestRun,
+    Page,
+    PageBody,
+    PageCapture,
+    Paper,
+    Quarantine,
+    RunCounts,
+    utcnow,
 )
 
 __all__ = [

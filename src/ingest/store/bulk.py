@@ -21,8 +21,24 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from functools import lru_cache
 
 from sqlalchemy import (
-    Boolean, Column, ColumnElement, Connection, Date, DateTime, Dialect, Integer, Row, String, Table, TypeDecorator,
-    any_, bindparam, cast, func, select, update,
+    Boolean,
+    Column,
+    ColumnElement,
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    Integer,
+    Row,
+    String,
+    Table,
+    TypeDecorator,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 

@@ -8,10 +8,9 @@ was last checked is kept in `page` and `ingest_run`, so an unchanged refresh lea
 from __future__ import annotations
 
 from datetime import datetime, timezone
-
 from typing import Any
 
-from sqlalchemy import JSON, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ingest.dedupe import TITLE_KEY_MAX
@@ -127,8 +126,9 @@ class Quarantine(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = Field(default=None, description="When the URL later loaded cleanly.")
     run_id: int | None = Field(default=None, foreign_key="ingest_run.id")
-    body_sha256: str | None = Field(default=None, foreign_key="page_body.sha256", max_length=64,
-                                    description="The body as received, kept whole in the page archive.")
+    body_sha256: str | None = Field(  # named as revision 0004 names it, so a downgrade finds it
+        default=None, sa_column=Column(String(64), ForeignKey("page_body.sha256", name="fk_quarantine_body_sha256")),
+        description="The body as received, kept whole in the page archive.")
 
 
 class HostPace(SQLModel, table=True):
