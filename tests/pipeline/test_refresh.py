@@ -199,6 +199,16 @@ async def test_a_sitemap_that_fails_is_a_failed_run_that_says_why(site, settings
     assert run.status == "failed" and "sitemap" in run.detail and "404" in run.detail and run.finished_at
 
 
+async def test_a_configured_url_no_source_claims_is_a_failed_run_naming_it(site_url, database_url, engine):
+    from ingest.config import load_settings
+
+    settings = load_settings(None, database_url=database_url, profiles={"urls": [f"{site_url}/about"]})
+    with pytest.raises(PlanError, match="/about is not a profile of any source"):
+        await refresh(settings, engine)
+    (run,) = rows(engine, IngestRun)
+    assert run.status == "failed" and "/about is not a profile" in run.detail
+
+
 async def test_a_sitemap_url_no_source_claims_is_quarantined_and_the_rest_refreshed(site, site_url, settings, engine):
     listed = site.sitemap(site_url.removeprefix("http://")).replace("</urlset>", f"<url><loc>{site_url}/about</loc></url></urlset>")
     site.script("/sitemap.xml", Response(200, listed.encode(), {"Content-Type": "application/xml"}))

@@ -58,8 +58,10 @@ def request_times(site: Site, user_agent: str) -> list[float]:
 @pytest.mark.postgres
 @pytest.mark.parametrize("scope", ["database", "process"])
 def test_two_workers_together_keep_a_hosts_rate_only_when_paced_through_the_database(pg_url, tmp_path, scope):
-    interval = 0.04  # 25 requests a second to the host
-    site = Site(Corpus(80, page_size=20, mean_papers=12))  # about 130 pages, split by hash between two workers
+    # 10 requests a second to the host: slow enough that neither worker is held back by the CPU (each runs with
+    # its own extraction processes, on a machine of two cores), so the control shows their two paces adding up.
+    interval = 0.1
+    site = Site(Corpus(40, page_size=20, mean_papers=12))  # about 65 pages, split by hash between two workers
     make_engine(pg_url).dispose()  # initialised up front, so both workers start alike
     env = os.environ | {"INGEST_DATABASE_URL": pg_url, "INGEST_HTTP__MIN_INTERVAL_S": str(interval),
                         "INGEST_HTTP__MIN_INTERVAL_SCOPE": scope}
@@ -74,7 +76,7 @@ def test_two_workers_together_keep_a_hosts_rate_only_when_paced_through_the_data
             _, stderr = worker.communicate(timeout=120)
             assert worker.returncode == 0, stderr
     times = [request_times(site, f"worker-{n}") for n in (1, 2)]
-    assert all(len(t) > 40 for t in times)
+    assert all(len(t) > 20 for t in times)
     # Measure only while both were sending: from the later first request to the earlier last one.
     begin, end = max(t[0] for t in times), min(t[-1] for t in times)
     assert end - begin > 1.0, "the workers hardly overlapped"
@@ -82,5 +84,6 @@ def test_two_workers_together_keep_a_hosts_rate_only_when_paced_through_the_data
     rate, limit = (len(inside) - 1) / (inside[-1] - inside[0]), 1 / interval
     if scope == "database":
         assert rate <= limit * 1.05
-    else:  # the control: each worker keeps the rate alone, so together they exceed it
-        assert rate >= limit * 1.5
+    else:  # the control: each worker keeps the rate alone, so together they exceed it (by up to twice; a
+        # busy machine slows the workers' own pace, so the bound is well clear of the 1.05 above, not 2)
+        assert rate >= limit * 1.25

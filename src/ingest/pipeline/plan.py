@@ -8,11 +8,11 @@ from ingest.config import Settings
 from ingest.http.fetch import Fetcher, FetchError, host_of
 from ingest.pipeline.sitemap import SitemapError, discover
 from ingest.shards import WHOLE, Shard
-from ingest.sources import ProfileRef, UnclaimedURL, registry
+from ingest.sources import ProfileRef, UnclaimedURL, UnknownSource, registry
 
 
 class PlanError(Exception):
-    """The run's profiles could not be found (its sitemap failed); the message says why."""
+    """The run's profiles could not be found (its sitemap failed, a URL is no source's); the message says why."""
 
 
 @dataclass(slots=True)
@@ -34,9 +34,12 @@ def configured_profiles(settings: Settings) -> list[ProfileRef]:
 
 
 async def plan(settings: Settings, fetcher: Fetcher, shard: Shard = WHOLE) -> Plan:
-    """The configured profiles, then the sitemap's; only this shard's. Raises `PlanError` when the sitemap
-    cannot be read."""
-    refs = configured_profiles(settings)
+    """The configured profiles, then the sitemap's; only this shard's. Raises `PlanError` when a configured URL
+    is no source's or the sitemap cannot be read."""
+    try:
+        refs = configured_profiles(settings)
+    except (UnclaimedURL, UnknownSource) as exc:
+        raise PlanError(str(exc)) from exc
     unclaimed = []
     if sitemap := settings.profiles.sitemap:
         try:
