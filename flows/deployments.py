@@ -9,11 +9,7 @@ work pool for `prefect worker start` on any machine (`ingest deploy`). Entrypoin
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 from prefect import serve as prefect_serve
 from prefect.client.orchestration import get_client
@@ -21,11 +17,9 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTag
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.types.entrypoint import EntrypointType
 
 from ingest.config import ScheduleSettings
-from ingest.flows.local_server import local_server
 from ingest.flows.refresh_profiles import refresh_profiles
 from ingest.schedules import DeploymentSpec
 
@@ -71,21 +65,6 @@ async def prune(tag: str, keep: set[str]) -> list[str]:
         for deployment in gone:
             await client.delete_deployment(deployment.id)
     return [d.name for d in gone]
-
-
-@contextmanager
-def prefect_api(home: Path) -> Iterator[str]:
-    """The configured Prefect API; when there is none, a local server for as long as the block runs."""
-    if configured := PREFECT_API_URL.value():
-        yield configured
-        return
-    with local_server(home) as (url, _):
-        os.environ["PREFECT_API_URL"] = url  # for the processes that run the flows
-        try:
-            with temporary_settings({PREFECT_API_URL: url}):
-                yield url
-        finally:
-            os.environ.pop("PREFECT_API_URL", None)
 
 
 def serve(specs: list[DeploymentSpec], config: str | None) -> None:

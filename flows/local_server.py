@@ -1,6 +1,9 @@
-"""A Prefect server for `ingest serve` when none is configured: Prefect's temporary server runs no
-scheduler, so schedules would never fire against it. This one listens on 127.0.0.1, keeps its
-database under our data directory, and lives exactly as long as the `with` block."""
+"""A Prefect server for the commands that run flows (`ingest run`, `ingest serve`) when none is configured.
+
+Not Prefect's temporary server: that one runs no scheduler, so schedules would never fire against it, and
+it shares the terminal's process group, so a Ctrl-C kills it under the run, whose client then retries a dead
+server for minutes. This one listens on 127.0.0.1 in a session of its own, keeps its database under our
+data directory, and lives exactly as long as the `with` block."""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def free_port(preferred: int = 0) -> int:
 
 class LocalServer(NamedTuple):
     url: str  # its API URL
-    pid: int
+    pid: int | None  # None: a server configured elsewhere, not started here
 
 
 @contextmanager
@@ -73,3 +76,21 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/health", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@contextmanager
+def prefect_api(home: Path, env: dict[str, str] | None = None) -> Iterator[LocalServer]:
+    """The configured Prefect API (PREFECT_API_URL); when there is none, a local server (database in `home`,
+    `env` added to its environment) for as long as the block runs, this process and its children pointed at it."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if configured := PREFECT_API_URL.value():
+        yield LocalServer(configured, None)
+        return
+    with local_server(home, env=env) as server:
+        os.environ["PREFECT_API_URL"] = server.url  # for the processes that run the flows
+        try:
+            with temporary_settings({PREFECT_API_URL: server.url}):
+                yield server
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)

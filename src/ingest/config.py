@@ -11,6 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,6 +22,8 @@ from sqlalchemy.exc import ArgumentError
 from ingest.http.addresses import parse_networks
 
 DEFAULT_CONFIG = Path("config") / "ingest.toml"
+# (backend, DB-API driver) pairs ingest runs on: its statements are synchronous, its bulk paths use these drivers.
+DATABASE_DRIVERS = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
 
 
 class ConfigError(Exception):
@@ -109,14 +112,27 @@ class ProfilesSettings(BaseModel):
     sitemap: str | None = Field(None, description="A sitemap listing profile first pages.")
     source: str | None = Field(None, description="The source these profiles come from (see `ingest sources`); "
                                "unset, each URL's source is the one that claims it.")
+    registry: str | None = Field(None, description="Refresh this group of the database's profile registry "
+                                 "(`ingest profiles`) too.")
 
     @field_validator("urls", "sitemap")
     @classmethod
     def _absolute(cls, value: list[str] | str | None) -> list[str] | str | None:
         for url in [value] if isinstance(value, str) else value or []:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"not an http(s) URL: {url!r}")
+            check_http_url(url)
         return value
+
+
+def check_http_url(url: str) -> str:
+    """`url` if it is an absolute http(s) URL with a host; ValueError saying what is wrong otherwise."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parses the port: "http://h:x/" raises here
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {url!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {url!r}")
+    return url
 
 
 class ArchiveSettings(BaseModel):
@@ -187,6 +203,7 @@ class Settings(BaseSettings):
         default_factory=list, description="Hosts besides those of the profile and sitemap URLs."
     )
     batch_size: int = Field(50, ge=1, le=5000, description="Profiles per batch (one Prefect task, one load).")
+    strict: bool = Field(False, description="A run with any quarantined page exits 1 (`ingest run --strict`).")
     concurrency: int = Field(4, ge=1, description="Batches in flight at once.")
     max_pages_per_profile: int = Field(100, ge=1)
     run_lease_s: float = Field(
@@ -224,9 +241,12 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         try:
-            make_url(value)
+            url = make_url(value)
         except (ArgumentError, ValueError):
             raise ValueError("not a database URL (dialect+driver://user:password@host:port/database)") from None
+        if (url.get_backend_name(), url.get_driver_name()) not in DATABASE_DRIVERS:
+            raise ValueError(f"{url.drivername} is not supported: use sqlite:///PATH or "
+                             "postgresql+psycopg://USER@HOST:PORT/DATABASE") from None
         return value
 
     @classmethod
@@ -264,7 +284,8 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         return cls(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{_source(e['loc'], overrides, path)}: {'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}"
+            f"{_source(e['loc'], overrides, path)}: {'.'.join(map(str, e['loc'])) or '(top level)'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors()
         )
         raise ConfigError(problems) from None

@@ -36,10 +36,11 @@ XML = ("application/xml", "text/xml")
 
 
 class FetchError(Exception):
-    """A page could not be fetched. `retryable` failures were retried until attempts ran out."""
+    """A page could not be fetched. `retryable` failures were retried until attempts ran out; a page refused
+    before any request for it went out (host, address, robots.txt) was not `requested`."""
 
     def __init__(self, url: str, reason: str, detail: str, *, retryable: bool = False, status: int | None = None,
-                 body: bytes | None = None):
+                 body: bytes | None = None, requested: bool = True):
         super().__init__(f"{reason}: {detail} ({url})")
         self.url = url
         self.reason = reason
@@ -47,6 +48,7 @@ class FetchError(Exception):
         self.retryable = retryable
         self.status = status
         self.body = body  # what was received, kept for the quarantine
+        self.requested = requested
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,8 @@ class Fetcher:
 
     def _check_host(self, url: str) -> None:
         if self.allowed_hosts is not None and host_of(url) not in self.allowed_hosts:
-            raise FetchError(url, "host_not_allowed", f"{host_of(url) or url!r} is not an allowed host")
+            raise FetchError(url, "host_not_allowed", f"{host_of(url) or url!r} is not an allowed host",
+                             requested=False)
 
     async def _check_address(self, url: str) -> None:
         host = host_of(url)
@@ -114,26 +117,27 @@ class Fetcher:
             try:
                 addresses = await resolve(host)
             except OSError as exc:
-                raise FetchError(url, "dns", f"cannot resolve {host}: {exc}", retryable=True) from None
+                raise FetchError(url, "dns", f"cannot resolve {host}: {exc}", retryable=True, requested=False) from None
             refused = [a for a in addresses if not address_allowed(a, self._networks)]
             self._refused_addresses[host] = (f"{host} resolves to {', '.join(refused)}, outside the public internet "
                                              "and http.allowed_networks") if refused else None
         if why := self._refused_addresses[host]:
-            raise FetchError(url, "address_not_allowed", why)
+            raise FetchError(url, "address_not_allowed", why, requested=False)
 
     async def _check_robots(self, url: str) -> None:
         key = robots.robots_url(url)
         if key not in self._robots:  # one fetch per site, shared by every request waiting for it
             self._robots[key] = asyncio.ensure_future(self._fetch_robots(key))
         if not (await self._robots[key]).can_fetch(url, self.settings.user_agent):
-            raise FetchError(url, "robots", f"robots.txt disallows it for {self.settings.user_agent!r}")
+            raise FetchError(url, "robots", f"robots.txt disallows it for {self.settings.user_agent!r}", requested=False)
 
     async def _fetch_robots(self, url: str) -> Protego:
         try:
             fetched = await self._fetch(url, None, None, obey_robots=False)
         except FetchError as exc:
             if exc.retryable:  # unreachable: RFC 9309 says assume everything is disallowed
-                raise FetchError(url, exc.reason, f"robots.txt unreachable: {exc.detail}", retryable=True) from None
+                raise FetchError(url, exc.reason, f"robots.txt unreachable: {exc.detail}", retryable=True,
+                                 requested=False) from None
             return robots.NO_RULES
         rules = robots.parse(fetched.body)
         if delay := rules.crawl_delay(self.settings.user_agent):
@@ -189,9 +193,13 @@ class Fetcher:
             headers["If-Modified-Since"] = known.last_modified
         seen = [url]
         for _ in range(self.settings.max_redirects + 1):
-            await self._check_address(url)  # every hop: a redirect may lead to another host
-            if obey_robots:
-                await self._check_robots(url)
+            try:
+                await self._check_address(url)  # every hop: a redirect may lead to another host
+                if obey_robots:
+                    await self._check_robots(url)
+            except FetchError as exc:
+                exc.requested = len(seen) > 1  # refused at a redirect: the page itself was requested
+                raise
             async with self._gates[host_of(url)]:
                 try:
                     # read_timeout_s bounds each wait for bytes; this bounds a trickle of them.

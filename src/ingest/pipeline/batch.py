@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from ingest.failpoint import failpoint
 from ingest.records import AuthorRecord, Observation, PaperRecord, construct
 from ingest.sources.base import ProfileRef
-from ingest.store import archive, pages, quarantine
+from ingest.store import archive, pages, quarantine, runs
 from ingest.store.archive import Capture
 from ingest.store.load import ProfileLoad, load_profiles
 from ingest.store.pages import PageState
@@ -136,7 +136,7 @@ class Written:
 
 def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
     """Load the batch's profiles and archive their bodies in one transaction, then save unchanged pages'
-    state and quarantine what could not be loaded (its bodies compressed at zstd `level`)."""
+    state, quarantine what could not be loaded (its bodies compressed at zstd `level`) and keep what failed."""
     now = utcnow()
     loading = [outcome for outcome in outcomes if outcome.extracted]
     failed: dict[str, list[Problem]] = {}
@@ -169,6 +169,8 @@ def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, le
         pages.lock_profiles(conn, [o.profile.url for o in outcomes if o.unchanged])
         pages.save(conn, [s for o in outcomes for s in o.unchanged], parser_version=None)
         quarantine.add(conn, [p for o in outcomes for p in o.quarantined], run_id, now, level)
+        runs.record_failures(conn, run_id, [p for o in outcomes for p in [*o.failed, *failed.get(o.profile.url, [])]],
+                             now)
     failpoint("states_saved")
     return Written(counts, failed)
 
@@ -184,7 +186,9 @@ def tally(written: Written, outcomes: list[ProfileOutcome], *, fetched: bool = T
         counts.pages_loaded += len(outcome.extracted)
         counts.pages_quarantined += len(outcome.quarantined)
         counts.pages_failed += len(outcome.failed)
-        counts.pages_fetched += outcome.pages if fetched else 0
-        for trouble in [*outcome.quarantined, *outcome.failed]:
+        troubles = [*outcome.quarantined, *outcome.failed]
+        if fetched:
+            counts.pages_fetched += outcome.pages - sum(not trouble.requested for trouble in troubles)
+        for trouble in troubles:
             log.warning("%s %s: %s", trouble.url, trouble.reason, trouble.detail)
     return counts

@@ -18,9 +18,9 @@ from sqlalchemy import Engine, Row
 
 from ingest.config import Settings
 from ingest.failpoint import failpoint
-from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators
+from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators, host_of
 from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, tally
-from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan
+from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
 from ingest.pipeline.workers import Workers
 from ingest.shards import WHOLE, Shard
 from ingest.sources import ExtractionError, Origin, ProfileRef, Source, registry
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 # Called with (profiles done, profiles planned, pages done) as profiles finish: the CLI's progress bar.
 progress_hook: ContextVar[Callable[[int, int, int], None] | None] = ContextVar("progress_hook", default=None)
+# Set to ask a running refresh to stop (the CLI's Ctrl-C and SIGTERM): it starts no further batch, abandons the
+# profiles still being fetched (nothing of them is written), lets the writes under way commit, and records the
+# run as `interrupted`.
+stop_hook: ContextVar[asyncio.Event | None] = ContextVar("stop_hook", default=None)
 
 
 def _state(profile: ProfileRef, fetched: Fetched) -> PageState:
@@ -55,6 +59,8 @@ class Refresher:
         self.archive_level = settings.archive.level if settings.archive.enabled else None
         self._done = [0, 0]
         self._total = 0
+        self._stopping = False
+        self._walks: set[asyncio.Task] = set()  # profiles being fetched and extracted
         self.run_id: int | None = None
 
     async def __aenter__(self) -> Refresher:
@@ -63,6 +69,16 @@ class Refresher:
     async def __aexit__(self, *exc_info) -> None:
         self.workers.close()
         await self.fetcher.__aexit__(*exc_info)
+
+    def stop(self) -> None:
+        """Start no further batch and abandon the profiles being fetched; writes under way finish."""
+        self._stopping = True
+        for walk in self._walks:
+            walk.cancel()
+
+    async def _stop_when(self, requested: asyncio.Event) -> None:
+        await requested.wait()
+        self.stop()
 
     async def _heartbeat(self, run_id: int) -> None:
         """Tell overlapping runs this one is alive, until cancelled."""
@@ -85,9 +101,14 @@ class Refresher:
         run = runs.start(self.engine, self.settings.run_lease_s, shard=self.shard)
         self.run_id = run.id
         counts = RunCounts()
-        heartbeat = asyncio.create_task(self._heartbeat(run.id))
+        helpers = [asyncio.create_task(self._heartbeat(run.id))]
+        if (requested := stop_hook.get()) is not None:
+            helpers.append(asyncio.create_task(self._stop_when(requested)))
         try:
-            planned = await plan(self.settings, self.fetcher, self.shard)
+            listed = await asyncio.to_thread(self._registered)
+            if self.fetcher.allowed_hosts is not None:  # registered profiles are the user's, like configured ones
+                self.fetcher.allowed_hosts |= {host_of(ref.url) for ref in listed}
+            planned = await plan(self.settings, self.fetcher, self.shard, listed)
             if on_plan:
                 on_plan(planned)
             if planned.unclaimed:
@@ -102,9 +123,10 @@ class Refresher:
             runs.finish(self.engine, run, counts, started, status="failed")
             raise
         finally:
-            heartbeat.cancel()
+            for helper in helpers:
+                helper.cancel()
         counts.retries = self.fetcher.retries
-        return runs.finish(self.engine, run, counts, started)
+        return runs.finish(self.engine, run, counts, started, status="interrupted" if self._stopping else None)
 
     async def _refresh(self, profiles: Sequence[ProfileRef], run_batch, counts: RunCounts) -> None:
         self._total = len(profiles)
@@ -114,6 +136,8 @@ class Refresher:
 
         async def one(batch: list[ProfileRef]) -> None:
             async with slots:
+                if self._stopping:
+                    return
                 try:
                     counts.add(await run_batch(batch))
                     failpoint("batch_done")
@@ -136,8 +160,17 @@ class Refresher:
     async def refresh_batch(self, profiles: list[ProfileRef]) -> RunCounts:
         """Fetch, extract and load one batch of profiles; returns its counts."""
         known = await asyncio.to_thread(self._known_pages, [p.url for p in profiles])
-        outcomes = await asyncio.gather(*(self._refresh_profile(p, known.get(p.url, [])) for p in profiles))
-        return await self._write(outcomes)
+        walks = [asyncio.create_task(self._refresh_profile(p, known.get(p.url, []))) for p in profiles]
+        self._walks.update(walks)
+        try:
+            outcomes = await asyncio.gather(*walks)
+        finally:
+            self._walks.difference_update(walks)
+        return await self._write([outcome for outcome in outcomes if outcome.pages])
+
+    def _registered(self) -> list[ProfileRef]:
+        with self.engine.connect() as conn:
+            return registered_profiles(self.settings, conn)
 
     def _known_pages(self, profiles: list[str]) -> dict[str, list[Row]]:
         with self.engine.connect() as conn:
@@ -148,6 +181,10 @@ class Refresher:
         outcome = ProfileOutcome(profile, source.parser_version)
         try:
             await self._walk_profile(source, known, outcome)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            return ProfileOutcome(profile, source.parser_version)  # abandoned whole: the next run fetches it
         except Exception as exc:  # a bug must not cost the rest of the batch; it is reported
             log.exception("refreshing %s failed", profile.url)
             outcome.failed.append(problem(profile.url, exc))

@@ -47,12 +47,17 @@ def _write(outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Wr
 
 
 def _start_worker(parent: int, database_url: str) -> None:
-    """Worker initializer. The database URL arrives once, here, not with every batch. The modules imported
+    """Worker initializer. The database URL arrives once, here, not with every batch. Signals are the run's to
+    handle. The modules imported
     so far live as long as the worker: frozen, they drop out of the garbage collector's full scans, which a
     batch's many objects set off. A run killed with SIGKILL must not leave its workers behind, holding its
     pipes and memory (Linux: PR_SET_PDEATHSIG; elsewhere they end when their queue breaks). A failpoint hit
     in a worker kills the run too: the crash tests mean the run."""
     _database["url"] = database_url
+    # The run decides when its workers stop: a terminal's Ctrl-C (sent to the whole process group) or a SIGTERM
+    # must not break a batch's write half-way; the run lets it finish, and if the run dies they die with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     gc.freeze()
     kill_also(parent)
     try:

@@ -17,11 +17,13 @@ from ingest.store.tables import (
     PageCapture,
     Paper,
     Quarantine,
+    RegisteredProfile,
     RunCounts,
+    RunFailure,
     utcnow,
 )
 
 __all__ = [
     "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
-    "Quarantine", "RECORD_TABLES", "RunCounts", "make_engine", "utcnow",
+    "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "make_engine", "utcnow",
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import create_engine
 
 from ingest.store import migrate
@@ -28,17 +29,39 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 _json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def make_engine(url: str, *, check: bool = True) -> Engine:
-    """An engine for `url`; a SQLite file's directory is created. With `check`, an empty database is
-    initialised and one at an older schema revision raises `migrate.SchemaOutdated`."""
+class DatabaseMissing(Exception):
+    """The database does not exist (or holds no ingest tables), and the caller would not create it."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or reached; the message says which and why, password masked."""
+
+
+def make_engine(url: str, *, check: bool = True, create: bool = True) -> Engine:
+    """An engine for `url`. A missing SQLite file is created (its directory too), or, without `create`, raises
+    `DatabaseMissing`. With `check`, the database's schema is checked: one at an older revision raises
+    `migrate.SchemaOutdated`; an empty one is initialised, or, without `create`, raises `DatabaseMissing`. A
+    database that cannot be opened raises `DatabaseUnavailable`."""
     parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(parsed.database) if parsed.database and parsed.database != ":memory:" else None
+        if path is not None and not path.exists():
+            if not create:
+                raise DatabaseMissing(f"no database at {path}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(f"cannot create the database {path}: {exc.strerror}") from None
         engine = create_engine(url, json_serializer=_json)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, json_serializer=_json)
     if check:
-        migrate.check(engine)
+        try:
+            if not migrate.check(engine, initialise=create):
+                raise DatabaseMissing(f"the database {shown} holds no ingest tables")
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseUnavailable(f"cannot open the database {shown}: {reason}") from None
     return engine

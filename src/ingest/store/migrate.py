@@ -101,21 +101,24 @@ def downgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
         return before, MigrationContext.configure(conn).get_current_revision()
 
 
-def check(engine: Engine) -> None:
-    """Initialise an empty database; raise `SchemaOutdated` unless the database is at the head revision."""
+def check(engine: Engine, *, initialise: bool = True) -> bool:
+    """Raise `SchemaOutdated` unless the database is at the head revision. An empty database is initialised,
+    or, without `initialise`, left empty: returns whether the database holds ingest's tables."""
     want = head()
     with engine.connect() as conn:
         found = current(conn)
     if found == want:
-        return
+        return True
     if found is None:
+        if not initialise:
+            return False
         with _exclusive(engine) as conn:
             if current(conn) is None:  # else another process initialised it while we waited
                 # The models are the head revision's schema (tests/store/test_migrate.py holds them equal):
                 # creating them at once skips replaying every revision's table copies on a new database.
                 SQLModel.metadata.create_all(conn)
                 command.stamp(_config(conn), "head")
-        return
+        return True
     url = engine.url.render_as_string(hide_password=True)
     try:
         _scripts().get_revision(found)
@@ -127,7 +130,9 @@ def check(engine: Engine) -> None:
 
 
 def new_revision(message: str, engine: Engine) -> Path:
-    """Autogenerate a revision script from the difference between `engine`'s database (at head) and the models."""
+    """Autogenerate a revision script from the difference between the models and `engine`'s empty database
+    brought to the head revision by the revisions themselves (not from the models)."""
+    upgrade(engine)
     with engine.begin() as conn:
         script = command.revision(_config(conn), message=message, autogenerate=True,
                                   rev_id=f"{int(head() or 0) + 1:04d}")

@@ -17,19 +17,22 @@ QUARANTINE: Table = Quarantine.__table__
 
 @dataclass(slots=True)
 class Problem:
-    """What went wrong with a URL; `body` is what it answered, if anything."""
+    """What went wrong with a URL; `body` is what it answered, if anything; not `requested` when it was refused
+    before a request for it went out."""
 
     url: str
     reason: str
     detail: str
     body: bytes | None = None
+    requested: bool = True
 
 
 def problem(url: str, exc: Exception, body: bytes | None = None) -> Problem:
     """What went wrong with `url`, from the exception that said so (and the body, when there was one)."""
     reason = getattr(exc, "reason", type(exc).__name__)
     detail = getattr(exc, "detail", str(exc))
-    return Problem(url, reason, detail, body if body is not None else getattr(exc, "body", None))
+    return Problem(url, reason, detail, body if body is not None else getattr(exc, "body", None),
+                   getattr(exc, "requested", True))
 
 
 def add(conn: Connection, problems: Sequence[Problem], run_id: int | None, now: datetime, level: int) -> None:

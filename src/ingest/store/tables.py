@@ -77,7 +77,8 @@ class Page(SQLModel, table=True):
 class RunCounts(SQLModel):
     """A run's summary: what `ingest run` prints, the flow returns and `ingest_run` stores."""
 
-    pages_fetched: int = 0
+    pages_fetched: int = Field(0, description="Pages requested from their sites (not those refused before a "
+                               "request: host, address, robots.txt).")
     pages_unchanged: int = Field(0, description="Fetched pages that had not changed (a subset of fetched).")
     pages_loaded: int = 0
     pages_quarantined: int = 0
@@ -107,8 +108,10 @@ class IngestRun(RunCounts, table=True):
                       description="refresh, or reparse (stored pages extracted again).")
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    status: str = Field(default="running", max_length=16, description="running, ok, failed or abandoned.")
+    status: str = Field(default="running", max_length=16,
+                        description="running, ok, failed, interrupted (stopped by a signal) or abandoned (a crash).")
     detail: str | None = Field(default=None, description="Why the run failed as a whole (e.g. its sitemap).")
+    host: str | None = Field(default=None, max_length=255, description="Where it ran: host name and process id.")
     shard: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Which shard it refreshed, from 1.")
     shards: int = Field(1, sa_column_kwargs={"server_default": "1"}, description="Into how many shards.")
     heartbeat_at: datetime | None = Field(
@@ -129,6 +132,33 @@ class Quarantine(SQLModel, table=True):
     body_sha256: str | None = Field(  # named as revision 0004 names it, so a downgrade finds it
         default=None, sa_column=Column(String(64), ForeignKey("page_body.sha256", name="fk_quarantine_body_sha256")),
         description="The body as received, kept whole in the page archive.")
+
+
+class RunFailure(SQLModel, table=True):
+    """A page a run failed on after its retries (a transient fault: the next run tries it again)."""
+
+    __tablename__ = "run_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="ingest_run.id", index=True)
+    url: str = Field(max_length=2048)
+    reason: str = Field(max_length=64)
+    detail: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RegisteredProfile(SQLModel, table=True):
+    """A profile kept in the database's registry (`ingest profiles`), in a group runs can name."""
+
+    __tablename__ = "profile"
+    __table_args__ = (Index("ix_profile_group", "group"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, max_length=2048, description="Canonical URL of the profile's first page.")
+    source: str = Field(max_length=64)
+    source_id: str = Field(max_length=128)
+    group: str = Field("default", max_length=64)
+    added_at: datetime = Field(default_factory=utcnow)
 
 
 class HostPace(SQLModel, table=True):
@@ -171,5 +201,5 @@ RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot)
 
 __all__ = [
     "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
-    "Quarantine", "RECORD_TABLES", "RunCounts", "utcnow",
+    "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "utcnow",
 ]

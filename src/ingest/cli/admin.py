@@ -1,0 +1,158 @@
+"""The commands that set things up: `schemas`, `serve`, `deploy`, and `db` (migrations)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ingest.cli.app import (
+    ConfigOption,
+    DatabaseOption,
+    UserError,
+    app,
+    console,
+    engine,
+    err,
+    masked,
+    quiet_prefect,
+    settings,
+)
+
+
+@app.command()
+def schemas(out: Annotated[Path, typer.Option(help="Directory to write the JSON Schemas to.")] = Path("schemas")) -> None:
+    """Write the published record contracts (JSON Schema), generated from the table models."""
+    from ingest.schemas import write_schemas
+
+    for path in write_schemas(out):
+        console.print(f"wrote {path}", markup=False)
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Refresh the config's source groups on their schedules until stopped (Ctrl-C or SIGTERM).
+
+    Serves one Prefect deployment per group (and shard) from this process; stopping pauses them, and
+    deployments of groups no longer in the config are deleted. Without PREFECT_API_URL, starts a local
+    Prefect server on 127.0.0.1 (its database in DATA_DIR/prefect/) and stops it on exit.
+    """
+    from ingest.config import find_config
+    from ingest.schedules import deployment_specs
+
+    serve_settings = settings(config)
+    engine(serve_settings).dispose()
+    path = find_config(config)
+    specs = deployment_specs(serve_settings)
+    if not any(spec.schedule for spec in specs):
+        err.print("no group has a schedule: its deployments run only when triggered", markup=False)
+    quiet_prefect()
+    from ingest.flows.deployments import serve as serve_deployments
+    from ingest.flows.local_server import prefect_api
+
+    try:
+        with prefect_api(Path(serve_settings.data_dir).resolve() / "prefect") as server:
+            console.print(f"serving {', '.join(spec.name for spec in specs)} on {server.url}; Ctrl-C stops and "
+                          "pauses them", markup=False, soft_wrap=True)
+            serve_deployments(specs, str(path.resolve()) if path else None)
+    except RuntimeError as exc:  # the local server did not come up
+        raise UserError(str(exc), code=1) from None
+
+
+@app.command()
+def deploy(
+    pool: Annotated[str, typer.Option("--pool", help="The Prefect work pool, e.g. made by "
+                                      "`prefect work-pool create NAME --type process`.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Register the config's source groups (one deployment per group and shard) on a Prefect work pool.
+
+    `prefect worker start --pool NAME` on any machine with ingest installed then runs them on their
+    schedules. Entrypoints are the installed module ingest.flows.refresh_profiles, never a local path;
+    workers take the database from their own INGEST_DATABASE_URL (or config). Deployments of groups no
+    longer in the config are deleted. Needs PREFECT_API_URL: the server the workers use.
+    """
+    from ingest.schedules import deployment_specs
+
+    specs = deployment_specs(settings(config))
+    quiet_prefect()
+    from prefect.deployments.runner import DeploymentApplyError
+    from prefect.settings import PREFECT_API_URL
+
+    from ingest.flows.deployments import deploy as deploy_specs
+
+    if not PREFECT_API_URL.value():
+        raise UserError("no Prefect server: set PREFECT_API_URL to the server your workers use, e.g. "
+                        "http://127.0.0.1:4200/api")
+    try:
+        names = asyncio.run(deploy_specs(specs, pool))
+    except DeploymentApplyError as exc:  # e.g. no such work pool
+        raise UserError(f"cannot deploy to work pool {pool!r}: {exc}") from None
+    for name in names:
+        console.print(f"deployed {name} on work pool {pool}", markup=False)
+
+
+db_app = typer.Typer(help="The database schema: migrations with Alembic (scripts inside the package).",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _unchecked(config, database):
+    from ingest.store import make_engine
+
+    return make_engine(settings(config, database).database_url, check=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Bring the configured database (SQLite or PostgreSQL) to the current schema; an empty one is created."""
+    from ingest.store import migrate
+
+    db = _unchecked(config, database)
+    before, after = migrate.upgrade(db, revision)
+    console.print(f"{masked(db.url)}: already at revision {after}" if before == after else
+                  f"{masked(db.url)}: upgraded from revision {before or '(empty)'} to {after}", markup=False)
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. 0001 (`ingest db current` shows it).")],
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Take the configured database back to an older schema revision (before running an older ingest)."""
+    from ingest.store import migrate
+
+    db = _unchecked(config, database)
+    before, after = migrate.downgrade(db, revision)
+    console.print(f"{masked(db.url)}: downgraded from revision {before} to {after}", markup=False)
+
+
+@db_app.command("current")
+def db_current(database: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Print the database's schema revision and the one this version of ingest expects."""
+    from ingest.store import make_engine, migrate
+
+    with make_engine(settings(config, database).database_url, check=False, create=False).connect() as conn:
+        found = migrate.current(conn)
+    console.print(f"database: {found or '(empty)'}; this ingest: {migrate.head()}", markup=False)
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the revision changes.")]) -> None:
+    """For developers: write a new revision script from the difference between the models and the current head."""
+    import tempfile
+
+    from ingest.store import make_engine, migrate
+
+    with tempfile.TemporaryDirectory() as scratch:
+        db = make_engine(f"sqlite:///{scratch}/head.db", check=False)  # empty: new_revision upgrades it
+        path = migrate.new_revision(message, db)
+        db.dispose()
+    console.print(f"wrote {path}: review it, then test it with `pytest tests/store/test_migrate.py`", markup=False)
