@@ -22,7 +22,7 @@ from ingest.schedules import deployment_specs
 from ingest.store import Author, IngestRun, make_engine
 from tests.conftest import PREFECT_SERVER_ENV
 from tests.dbutil import count, rows
-from tests.test_cli import INGEST
+from tests.cli.runner import INGEST
 
 FAST = {"PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_WORKER_QUERY_SECONDS": "1"}
 
