@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -171,10 +172,10 @@ def _dry_run(config, database, urls, sitemap, source, shard, registry) -> None:
             return await plan(run_settings, fetcher, shard, listed)
 
     result = asyncio.run(planned())
-    for ref in result.profiles:
-        console.print(f"{ref.source}\t{ref.url}", markup=False, soft_wrap=True)
-    for url in result.unclaimed:
-        console.print(f"(no source)\t{url}", markup=False, soft_wrap=True)
+    # Tab-separated for scripts: written as is (rich would expand the tabs).
+    sys.stdout.write("".join(f"{ref.source}\t{ref.url}\n" for ref in result.profiles))
+    sys.stdout.write("".join(f"(no source)\t{url}\n" for url in result.unclaimed))
+    sys.stdout.flush()
     if not options.quiet:
         console.print(f"{len(result.profiles):,} profiles would be refreshed ({len(result.unclaimed):,} sitemap URLs "
                       "no source claims); nothing fetched, nothing written", markup=False)
