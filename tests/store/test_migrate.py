@@ -133,7 +133,8 @@ def scholar_feed_values_moved(name: str, old: dict, new: dict) -> None:
         assert old["parser_version"] == "profile_site/2"
 
 
-@pytest.mark.parametrize("start", OLDER)
+# Its rows fit the schemas up to its own revision; later revisions are reached by upgrading it.
+@pytest.mark.parametrize("start", [revision for revision in OLDER if revision <= "0003"])
 async def test_a_database_filled_at_an_older_revision_upgrades_with_nothing_lost(site, site_url, database_url,
                                                                                  tmp_path, start):
     target = make_engine(database_url, check=False)
