@@ -178,9 +178,9 @@ def test_the_example_file_lists_every_key_with_its_default():
     assert set(example) == top | {"profiles", "http", "archive"}
     assert set(example["http"]) == set(HttpSettings.model_fields)
     assert set(example["archive"]) == set(ArchiveSettings.model_fields)
-    # `source` defaults to None, which TOML cannot spell: the file shows it commented out.
-    assert set(example["profiles"]) == set(ProfilesSettings.model_fields) - {"source"}
-    assert '# source = "scholarfeed"' in EXAMPLE.read_text(encoding="utf-8")
+    # `source` and `registry` default to None, which TOML cannot spell: the file shows them commented out.
+    assert set(example["profiles"]) == set(ProfilesSettings.model_fields) - {"source", "registry"}
+    assert all(f"# {key} = " in EXAMPLE.read_text(encoding="utf-8") for key in ("source", "registry"))
     settings, defaults = load_settings(EXAMPLE), Settings()
     assert settings.model_dump(exclude={"profiles"}) == defaults.model_dump(exclude={"profiles"})
 
