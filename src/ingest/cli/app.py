@@ -123,11 +123,11 @@ def print_summary(summary, database: str | None = None, problems: list[tuple[str
     console.print(table)
     if problems:
         reasons = ", ".join(f"{reason} ({count:,})" for reason, count in problems)
-        console.print(f"quarantined: {reasons}; `ingest quarantine list` shows them", markup=False, soft_wrap=True)
+        console.print(f"quarantined: {reasons}; `ingest quarantine list` shows them", markup=False)
     if summary.pages_quarantined and not (summary.pages_loaded or summary.pages_unchanged):
         console.print("nothing was loaded: every page was quarantined", markup=False)
     if summary.detail:
-        console.print(summary.detail, markup=False, soft_wrap=True)
+        console.print(summary.detail, markup=False)
     if database:
         console.print(f"database: {database}", markup=False, soft_wrap=True)
 

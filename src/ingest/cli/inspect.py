@@ -14,7 +14,9 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ingest.cli.app import ConfigOption, DatabaseOption, UserError, app, console, engine, masked, options, settings
+from ingest.cli.app import (
+    ConfigOption, DatabaseOption, UserError, app, console, engine, masked, options, print_summary, settings,
+)
 
 WIDE = 100  # columns from which tables show everything; below, the less needed columns go
 
@@ -89,7 +91,7 @@ def runs_show(
     """One run: its outcome, counts, duration, shard, where it ran, and the pages it failed on or quarantined."""
     from sqlalchemy import select
 
-    from ingest.store import IngestRun, RunCounts, runs
+    from ingest.store import IngestRun, runs
 
     with engine(settings(config, database), create=False).connect() as conn:
         row = conn.execute(select(IngestRun.__table__).where(IngestRun.id == run_id)).first()
@@ -101,16 +103,17 @@ def runs_show(
         sys.stdout.write(json.dumps({"run": json.loads(run.model_dump_json()), "problems": [
             dict(zip(("outcome", "url", "reason", "detail"), trouble)) for trouble in troubles]}) + "\n")
         return
-    when = f"{run.started_at:%Y-%m-%d %H:%M:%S}" + (f", {run.duration_s:.2f} s" if run.finished_at else ", running")
-    console.print(f"run {run.id} ({run.kind}): {run.status}, {when}, shard {run.shard}/{run.shards}, "
-                  f"on {run.host or 'an unrecorded host'}", markup=False, soft_wrap=True)
-    if run.detail:
-        console.print(run.detail, markup=False, soft_wrap=True)
-    counts = [name for name, info in RunCounts.model_fields.items() if info.annotation is int]
-    console.print("  ".join(f"{name.replace('_', ' ')} {getattr(run, name):,}" for name in counts),
-                  markup=False, soft_wrap=True)
-    for outcome, url, reason, detail in troubles:
-        console.print(f"{outcome} {reason}: {url}: {detail}", markup=False, soft_wrap=True)
+    print_summary(run)
+    took = f"{run.duration_s:.2f} s" if run.finished_at else "still running"
+    console.print(f"started {run.started_at:%Y-%m-%d %H:%M:%S}, {took}, on {run.host or 'an unrecorded host'}",
+                  markup=False)
+    if troubles:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for header in ("outcome", "reason", "page", "detail"):
+            table.add_column(header, overflow="fold")
+        for outcome, url, reason, detail in troubles:
+            table.add_row(outcome, reason, url, detail)
+        console.print(table)
 
 
 quarantine_app = typer.Typer(help="Pages that could not be loaded, with why and their bodies.", no_args_is_help=True)
