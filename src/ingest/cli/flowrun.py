@@ -102,7 +102,10 @@ class _StopOnSignals:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, self._previous)
+        # Once stopping, the signals stay with the thread until the process exits: a second Ctrl-C that comes
+        # as the run winds down still stops at once, instead of a KeyboardInterrupt in the interpreter's exit.
+        if self.received is None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._previous)
 
 
 @contextmanager
