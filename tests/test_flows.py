@@ -57,3 +57,20 @@ async def test_a_sharded_flow_run_refreshes_its_shard_and_says_so(prefect_api, s
     assert (summary.shard, summary.shards, summary.status) == (2, 3, "ok")
     mine = Shard(2, 3).select(f"{site_url}/author/{a}" for a in site.corpus.author_ids())
     assert 0 < count(engine, Author) == len(mine) < site.corpus.profiles + 1
+
+
+async def test_the_run_summary_is_published_as_an_artifact_of_the_flow_run(prefect_api, site_url, database_url,
+                                                                            tmp_path):
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    config = write_config(tmp_path / "ingest.toml", database_url, f"{site_url}/sitemap.xml", batch_size=10)
+    state = await refresh_profiles(urls=[f"{site_url}/author/1", f"{site_url}/author/404"], config=config,
+                                   return_state=True)
+    summary, flow_run_id = await state.result(), state.state_details.flow_run_id
+    async with get_client() as client:
+        (artifact,) = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    assert artifact.type == "markdown" and artifact.key == f"ingest-run-{summary.id}"
+    assert f"| pages fetched | {summary.pages_fetched} |" in artifact.data
+    assert f"| pages loaded | {summary.pages_loaded} |" in artifact.data
+    assert "/author/404" in artifact.data  # the first troubled pages, named

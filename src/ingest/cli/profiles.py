@@ -107,11 +107,12 @@ def profiles_list(
 
     with engine(settings(config, database), create=False).connect() as conn:
         listed = profiles.listed(conn, group)
-    for entry in listed:
+    for entry in listed:  # written as is: rich would expand the tabs scripts split on
         if as_json:
             sys.stdout.write(json.dumps({"url": entry.url, "source": entry.source, "source_id": entry.source_id,
                                          "group": entry.group}) + "\n")
         else:
-            console.print(f"{entry.group}\t{entry.source}\t{entry.url}", markup=False, soft_wrap=True)
+            sys.stdout.write(f"{entry.group}\t{entry.source}\t{entry.url}\n")
+    sys.stdout.flush()
     if not listed and not as_json and not options.quiet:
         console.print("no registered profiles" + (f" in group {group}" if group else ""), markup=False)
