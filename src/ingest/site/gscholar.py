@@ -75,7 +75,7 @@ def generate(user: str, rows: int, *, lang: str = "en", layout: str = "new", see
         others = [f"{rng.choice('ABCDEFGH')}{rng.choice('KLMNOP')} {rng.choice(_NAMES.split('|')).split()[1]}"
                   for _ in range(rng.randint(0, 6))]
         authors = ", ".join([f"{initials} {name.split()[-1]}", *others[:4]]) + (", ..." if len(others) > 4 else "")
-        year = None if i % 17 == 16 else 1990 + rng.randint(0, 35)
+        year = None if i % 9 == 8 else 1990 + rng.randint(0, 35)
         listed.append(Row(f"r{i:04d}{rng.randint(0, 9999):04d}", " ".join(rng.choices(_WORDS, k=5)).capitalize()
                           + f" ({i + 1})", authors, f"Journal of {rng.choice(_WORDS).title()} {rng.randint(1, 60)}",
                           year, None if i % 11 == 10 else rng.randint(0, 5000) // (i + 1)))

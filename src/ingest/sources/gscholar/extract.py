@@ -201,6 +201,7 @@ def is_rows_only(body: bytes) -> bool:
 
 def _next_url(tree: LexborHTMLParser, url: str, offset: int, rows: int, pagesize: int) -> str | None:
     """The next rows' URL while "Show more" is enabled (a rows-only answer: while it came full)."""
+    pagesize = pagesize or rows
     more = tree.css_first(SELECTORS["more"])
     has_more = (more is not None and "disabled" not in more.attributes) if tree.css_first(SELECTORS["table"]) \
         else rows >= pagesize
@@ -213,7 +214,7 @@ def extract(body: bytes, origin: Origin, canonical: urls.Canonical = urls.Canoni
     params = urls.query(url)
     try:
         offset = int(params.get("cstart") or 0)
-        pagesize = int(params.get("pagesize") or 20)
+        pagesize = int(params.get("pagesize") or 0)  # 0: as many as the page shows
     except ValueError:
         raise ExtractionError("malformed", f"cstart and pagesize are not numbers: {url}") from None
     try:
