@@ -20,11 +20,12 @@ from ingest.config import Settings
 from ingest.failpoint import failpoint
 from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators, host_of
 from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, tally
+from ingest.pipeline.breaker import Breaker
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
 from ingest.pipeline.workers import Workers
 from ingest.shards import WHOLE, Shard
 from ingest.sources import ExtractionError, Origin, ProfileRef, Source, registry
-from ingest.store import make_engine, pages, quarantine, runs
+from ingest.store import host_blocks, make_engine, pages, quarantine, runs
 from ingest.store.host_pace import SharedPace
 from ingest.store.pages import PageState
 from ingest.store.quarantine import Problem, problem
@@ -52,9 +53,12 @@ class Refresher:
         self.settings = settings
         self.shard = shard
         self.engine = engine or make_engine(settings.database_url)
+        registry.configure(settings)
         shared = settings.http.min_interval_scope == "database"
         reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
-        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve, registry.politeness(settings.http))
+        self.breaker = Breaker(settings.blocks.cooldown_s)
+        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve, registry.politeness(settings.http),
+                               self.breaker.why_closed)
         self.workers = Workers(self.engine)
         self.archive_level = settings.archive.level if settings.archive.enabled else None
         self._done = [0, 0]
@@ -105,6 +109,7 @@ class Refresher:
         if (requested := stop_hook.get()) is not None:
             helpers.append(asyncio.create_task(self._stop_when(requested)))
         try:
+            self.breaker.blocked_until.update(await asyncio.to_thread(host_blocks.still_blocked, self.engine, utcnow()))
             listed = await asyncio.to_thread(self._registered)
             if self.fetcher.allowed_hosts is not None:  # registered profiles are the user's, like configured ones
                 self.fetcher.allowed_hosts |= {host_of(ref.url) for ref in listed}
@@ -166,7 +171,7 @@ class Refresher:
             outcomes = await asyncio.gather(*walks)
         finally:
             self._walks.difference_update(walks)
-        return await self._write([outcome for outcome in outcomes if outcome.pages])
+        return await self._write([outcome for outcome in outcomes if outcome.pages or outcome.skipped])
 
     def _registered(self) -> list[ProfileRef]:
         with self.engine.connect() as conn:
@@ -196,7 +201,27 @@ class Refresher:
 
     async def _get(self, source: Source, url: str, known: Row | None = None) -> Fetched:
         validators = Validators(known.etag, known.last_modified, known.content_sha256) if known else None
-        return await self.fetcher.get(url, validators, content_types=source.content_types)
+        return await self.fetcher.get(url, validators, content_types=source.content_types,
+                                      is_block=source.is_block_url)
+
+    async def _trouble(self, source: Source, outcome: ProfileOutcome, url: str, exc: FetchError | ExtractionError,
+                       body: bytes | None = None) -> None:
+        """File what went wrong with a page of the profile. Transient fetch failures fail, the rest go to the
+        quarantine; for a source whose site bans, a block (a block page or redirect, a 429 after retries) also
+        trips its host's breaker, and a request the open breaker stopped only marks the profile skipped."""
+        blocked = exc.reason == "blocked" or (isinstance(exc, FetchError) and exc.status == 429)
+        if exc.reason == "host_blocked" and isinstance(exc, FetchError):
+            outcome.skipped = True
+        elif blocked and source.bans_host:
+            outcome.blocked = True
+            host = host_of(url)
+            if not self.breaker.why_closed(host):
+                until = self.breaker.trip(host)
+                log.warning("%s blocked us (%s: %s); no request to it until %s", host, exc.reason, exc.detail, until)
+                await asyncio.to_thread(host_blocks.record, self.engine, host, until, exc.reason, url)
+        if not outcome.skipped:
+            retryable = isinstance(exc, FetchError) and exc.retryable
+            (outcome.failed if retryable else outcome.quarantined).append(problem(url, exc, body))
 
     async def _walk_profile(self, source: Source, known: list[Row], outcome: ProfileOutcome) -> None:
         profile = outcome.profile
@@ -205,7 +230,7 @@ class Refresher:
         try:
             first = await self._get(source, profile.url, by_url.get(profile.url))
         except FetchError as exc:
-            (outcome.failed if exc.retryable else outcome.quarantined).append(problem(profile.url, exc))
+            await self._trouble(source, outcome, profile.url, exc)
             return
         fetched = {profile.url: first}
         if first.unchanged and not reparse:
@@ -236,10 +261,14 @@ class Refresher:
                 origin = Origin(url, result.fetched_at, result.content_sha256)
                 page = await self.workers.extract(source.name, result.body, origin, self.archive_level)
             except FetchError as exc:
-                (outcome.failed if exc.retryable else outcome.quarantined).append(problem(url, exc))
+                if exc.reason == "robots" and extracted:  # Scholar's cstart walk: what robots.txt allows is all
+                    outcome.partial = f"robots.txt disallows {url}"
+                    log.info("%s: partial listing, %s", profile.url, outcome.partial)
+                else:
+                    await self._trouble(source, outcome, url, exc)
                 break
             except ExtractionError as exc:
-                outcome.quarantined.append(problem(url, exc, result.body))
+                await self._trouble(source, outcome, url, exc, result.body)
                 break
             if trouble := authorless(extracted, page, url, result.body):
                 outcome.quarantined.append(trouble)
@@ -252,11 +281,14 @@ class Refresher:
                 break
         else:
             complete = True
+        if outcome.blocked or outcome.skipped:  # a profile blocked half-way is not loaded half-way
+            return
         outcome.end_walk(extracted, bodies, complete)
 
     # -- writing -------------------------------------------------------------------------------
     async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
-        return tally(await self.workers.write(outcomes, self.run_id, self.settings.archive.level), outcomes)
+        return tally(await self.workers.write(outcomes, self.run_id, self.settings.archive.level,
+                                              self.settings.blocks.shrink_ratio), outcomes)
 
 
 async def refresh(settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> IngestRun:
