@@ -150,16 +150,18 @@ class Fetcher:
 
     async def get(self, url: str, known: Validators | None = None, *,
                   content_types: tuple[str, ...] | None = None,
-                  is_block: Callable[[str], bool] | None = None) -> Fetched:
+                  is_block: Callable[[str], bool] | None = None, block_statuses: tuple[int, ...] = ()) -> Fetched:
         """GET `url`, retrying transient failures; conditional when `known` has validators. With `content_types`,
-        an answer of another media type is refused (`content_type`); a redirect to a URL `is_block` names (a
-        CAPTCHA or sign-in page) is not followed but raised (`blocked`)."""
+        an answer of another media type is refused (`content_type`). A redirect to a URL `is_block` names (a
+        CAPTCHA or sign-in page) is not followed, and a status in `block_statuses` not retried: both raise
+        `blocked`."""
         self._check_host(url)
         return await self._fetch(url, known, content_types, obey_robots=self.settings.obey_robots_txt,
-                                 is_block=is_block)
+                                 is_block=is_block, block_statuses=block_statuses)
 
     async def _fetch(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None, *,
-                     obey_robots: bool, is_block: Callable[[str], bool] | None = None) -> Fetched:
+                     obey_robots: bool, is_block: Callable[[str], bool] | None = None,
+                     block_statuses: tuple[int, ...] = ()) -> Fetched:
         def count_retry(state) -> None:
             self.retries += 1
             log.info("retrying %s after %s (attempt %d)", url, state.outcome.exception(), state.attempt_number)
@@ -175,7 +177,7 @@ class Fetcher:
         try:
             async for attempt in retrying:
                 with attempt:
-                    fetched = await self._get_once(url, known, content_types, obey_robots, is_block)
+                    fetched = await self._get_once(url, known, content_types, obey_robots, is_block, block_statuses)
                     failpoint("fetched")
                     return fetched
         except RetryableStatus as exc:
@@ -192,7 +194,8 @@ class Fetcher:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _get_once(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None,
-                        obey_robots: bool, is_block: Callable[[str], bool] | None) -> Fetched:
+                        obey_robots: bool, is_block: Callable[[str], bool] | None,
+                        block_statuses: tuple[int, ...]) -> Fetched:
         headers = {}
         if known and known.etag:
             headers["If-None-Match"] = known.etag
@@ -217,6 +220,9 @@ class Fetcher:
                             if response.has_redirect_location:
                                 url = self._redirect_target(url, response, seen, is_block)
                                 continue
+                            if response.status_code in block_statuses:
+                                raise FetchError(url, "blocked", f"HTTP {response.status_code}",
+                                                 status=response.status_code)
                             return await self._read(url, response, known, content_types)
                 except TimeoutError:
                     raise httpx.ReadTimeout(f"no complete response within {self.settings.response_timeout_s} s") \

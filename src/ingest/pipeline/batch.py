@@ -155,13 +155,10 @@ def hold_shrunk(engine: Engine, outcomes: list[ProfileOutcome], ratio: float) ->
             outcome.extracted, outcome.complete = [], False
 
 
-def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, level: int,
-          shrink_ratio: float = 0.0) -> Written:
+def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
     """Load the batch's profiles and archive their bodies in one transaction, then save unchanged pages'
-    state, quarantine what could not be loaded (its bodies compressed at zstd `level`) and keep what failed.
-    Listings that shrank below `shrink_ratio` of what their authors had are quarantined, not loaded."""
+    state, quarantine what could not be loaded (its bodies compressed at zstd `level`) and keep what failed."""
     now = utcnow()
-    hold_shrunk(engine, outcomes, shrink_ratio)
     loading = [outcome for outcome in outcomes if outcome.extracted]
     failed: dict[str, list[Problem]] = {}
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from contextvars import ContextVar
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, Row
 from ingest.config import Settings
 from ingest.failpoint import failpoint
 from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators, host_of
-from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, tally
+from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, hold_shrunk, tally
 from ingest.pipeline.breaker import Breaker
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
 from ingest.pipeline.workers import Workers
@@ -65,6 +66,9 @@ class Refresher:
         self._total = 0
         self._stopping = False
         self._walks: set[asyncio.Task] = set()  # profiles being fetched and extracted
+        # A banning source's profiles are walked one at a time per host, each page read before the next request:
+        # a block page must close the host's breaker before anything else is asked of it.
+        self._turns: dict[str, asyncio.Lock] = {}
         self.run_id: int | None = None
 
     async def __aenter__(self) -> Refresher:
@@ -184,8 +188,10 @@ class Refresher:
     async def _refresh_profile(self, profile: ProfileRef, known: list[Row]) -> ProfileOutcome:
         source = registry.get(profile.source)
         outcome = ProfileOutcome(profile, source.parser_version)
+        turn = self._turns.setdefault(host_of(profile.url), asyncio.Lock()) if source.bans_host else nullcontext()
         try:
-            await self._walk_profile(source, known, outcome)
+            async with turn:
+                await self._walk_profile(source, known, outcome)
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
@@ -202,17 +208,16 @@ class Refresher:
     async def _get(self, source: Source, url: str, known: Row | None = None) -> Fetched:
         validators = Validators(known.etag, known.last_modified, known.content_sha256) if known else None
         return await self.fetcher.get(url, validators, content_types=source.content_types,
-                                      is_block=source.is_block_url)
+                                      is_block=source.is_block_url, block_statuses=source.block_statuses)
 
     async def _trouble(self, source: Source, outcome: ProfileOutcome, url: str, exc: FetchError | ExtractionError,
                        body: bytes | None = None) -> None:
         """File what went wrong with a page of the profile. Transient fetch failures fail, the rest go to the
-        quarantine; for a source whose site bans, a block (a block page or redirect, a 429 after retries) also
-        trips its host's breaker, and a request the open breaker stopped only marks the profile skipped."""
-        blocked = exc.reason == "blocked" or (isinstance(exc, FetchError) and exc.status == 429)
+        quarantine; for a source whose site bans, a block (a block page, redirect or status) also trips its
+        host's breaker, and a request the open breaker stopped only marks the profile skipped."""
         if exc.reason == "host_blocked" and isinstance(exc, FetchError):
             outcome.skipped = True
-        elif blocked and source.bans_host:
+        elif exc.reason == "blocked" and source.bans_host:
             outcome.blocked = True
             host = host_of(url)
             if not self.breaker.why_closed(host):
@@ -287,8 +292,8 @@ class Refresher:
 
     # -- writing -------------------------------------------------------------------------------
     async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
-        return tally(await self.workers.write(outcomes, self.run_id, self.settings.archive.level,
-                                              self.settings.blocks.shrink_ratio), outcomes)
+        await asyncio.to_thread(hold_shrunk, self.engine, outcomes, self.settings.blocks.shrink_ratio)
+        return tally(await self.workers.write(outcomes, self.run_id, self.settings.archive.level), outcomes)
 
 
 async def refresh(settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> IngestRun:

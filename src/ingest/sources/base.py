@@ -66,7 +66,8 @@ class Source(ABC):
       records carry in `AuthorRecord.source_metrics`, `AuthorRecord.source_fields` and
       `PaperRecord.source_fields[name]`; `schemas/sources/` is generated from them.
 
-    - `bans_host`: a block from this source (`BlockedPage`, a redirect to a block URL, a 429 after retries)
+    - `block_statuses`: HTTP statuses that mean the site blocked the request (not retried: `blocked`).
+    - `bans_host`: a block from this source (`BlockedPage`, a redirect to a block URL, a block status)
       means the host has stopped serving us: the run's circuit breaker for the host trips, and its other
       profiles are skipped until the cool-down (`[blocks]`) has passed. False: a block is one page's problem.
 
@@ -85,6 +86,7 @@ class Source(ABC):
     author_metrics: ClassVar[type[BaseModel]]
     author_fields: ClassVar[type[BaseModel]]
     paper_fields: ClassVar[type[BaseModel]]
+    block_statuses: ClassVar[tuple[int, ...]] = ()
     bans_host: ClassVar[bool] = False
 
     def configure(self, settings: Settings) -> None:

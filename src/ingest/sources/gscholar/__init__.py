@@ -23,6 +23,7 @@ class GoogleScholar(Source):
     author_metrics = Metrics
     author_fields = AuthorFields
     paper_fields = PaperFields
+    block_statuses = (429,)  # Scholar's /sorry/ answers 429: retrying only lengthens the ban
     bans_host = True
 
     def __init__(self) -> None:
