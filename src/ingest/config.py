@@ -143,6 +143,30 @@ class ArchiveSettings(BaseModel):
     level: int = Field(3, ge=1, le=22, description="zstd compression level of stored bodies.")
 
 
+class GscholarSettings(BaseModel):
+    """Google Scholar profiles: where and how their first page is fetched (a profile is its `user` id whatever
+    host or language a URL names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("scholar.google.com", pattern=r"^scholar\.google\.[a-z.]+$",
+                      description="The Scholar host profiles on scholar.google.* are fetched from.")
+    hl: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$", description="The UI language asked for.")
+    pagesize: int = Field(100, ge=1, le=100, description="Rows on the first page (100, Scholar's largest, is "
+                          "all a robots.txt-abiding client sees).")
+
+
+class BlocksSettings(BaseModel):
+    """What a run does when a site blocks it (sources that declare `bans_host`), or a profile shrinks suddenly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cooldown_s: float = Field(3600.0, ge=0, description="After a block, no request to that host for this long; "
+                              "its other profiles are counted as skipped.")
+    shrink_ratio: float = Field(0.5, ge=0, le=1, description="A complete listing with fewer rows than this share "
+                                "of the authorships it had is quarantined as `shrunk` (0: never).")
+
+
 class ScheduleSettings(BaseModel):
     """When a group refreshes: a cron expression or a fixed interval, in a time zone."""
 
@@ -199,6 +223,8 @@ class Settings(BaseSettings):
     profiles: ProfilesSettings = Field(default_factory=ProfilesSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    gscholar: GscholarSettings = Field(default_factory=GscholarSettings)
+    blocks: BlocksSettings = Field(default_factory=BlocksSettings)
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts besides those of the profile and sitemap URLs."
     )

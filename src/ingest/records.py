@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 from sqlmodel import JSON, Field, SQLModel
 
 M = TypeVar("M", bound=SQLModel)
+# A source field named `<metric>_per_year`, holding {"YEAR": value}, is a yearly series (Scholar's citations per
+# year): the store keeps it as yearly observations of the author (`author_yearly`), so one page gives a history.
+YEARLY_SUFFIX = "_per_year"
 
 
 class AuthorMetrics(SQLModel):

@@ -84,8 +84,12 @@ class Fetcher:
     """
 
     def __init__(self, settings: HttpSettings, allowed_hosts: frozenset[str] | None = None,
-                 reserve: Reserve | None = None, politeness: Callable[[str], Politeness] | None = None) -> None:
+                 reserve: Reserve | None = None, politeness: Callable[[str], Politeness] | None = None,
+                 closed: Callable[[str], str | None] | None = None) -> None:
         self.settings = settings
+        # Why a host may not be asked anything now (its circuit breaker is open), checked as a request's turn
+        # comes: a host that blocked us gets no request from those already waiting in its gate either.
+        self.closed = closed or (lambda host: None)
         self.allowed_hosts = allowed_hosts  # None: any host
         self.retries = 0
         self._gates = HostGates(politeness or (lambda host: politeness_for(host, settings, ())), reserve)
@@ -145,14 +149,19 @@ class Fetcher:
         return rules
 
     async def get(self, url: str, known: Validators | None = None, *,
-                  content_types: tuple[str, ...] | None = None) -> Fetched:
+                  content_types: tuple[str, ...] | None = None,
+                  is_block: Callable[[str], bool] | None = None, block_statuses: tuple[int, ...] = ()) -> Fetched:
         """GET `url`, retrying transient failures; conditional when `known` has validators. With `content_types`,
-        an answer of another media type is refused (`content_type`)."""
+        an answer of another media type is refused (`content_type`). A redirect to a URL `is_block` names (a
+        CAPTCHA or sign-in page) is not followed, and a status in `block_statuses` not retried: both raise
+        `blocked`."""
         self._check_host(url)
-        return await self._fetch(url, known, content_types, obey_robots=self.settings.obey_robots_txt)
+        return await self._fetch(url, known, content_types, obey_robots=self.settings.obey_robots_txt,
+                                 is_block=is_block, block_statuses=block_statuses)
 
     async def _fetch(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None, *,
-                     obey_robots: bool) -> Fetched:
+                     obey_robots: bool, is_block: Callable[[str], bool] | None = None,
+                     block_statuses: tuple[int, ...] = ()) -> Fetched:
         def count_retry(state) -> None:
             self.retries += 1
             log.info("retrying %s after %s (attempt %d)", url, state.outcome.exception(), state.attempt_number)
@@ -168,7 +177,7 @@ class Fetcher:
         try:
             async for attempt in retrying:
                 with attempt:
-                    fetched = await self._get_once(url, known, content_types, obey_robots)
+                    fetched = await self._get_once(url, known, content_types, obey_robots, is_block, block_statuses)
                     failpoint("fetched")
                     return fetched
         except RetryableStatus as exc:
@@ -185,7 +194,8 @@ class Fetcher:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _get_once(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None,
-                        obey_robots: bool) -> Fetched:
+                        obey_robots: bool, is_block: Callable[[str], bool] | None,
+                        block_statuses: tuple[int, ...]) -> Fetched:
         headers = {}
         if known and known.etag:
             headers["If-None-Match"] = known.etag
@@ -201,21 +211,29 @@ class Fetcher:
                 exc.requested = len(seen) > 1  # refused at a redirect: the page itself was requested
                 raise
             async with self._gates[host_of(url)]:
+                if why := self.closed(host_of(url)):
+                    raise FetchError(url, "host_blocked", why, requested=len(seen) > 1)
                 try:
                     # read_timeout_s bounds each wait for bytes; this bounds a trickle of them.
                     async with asyncio.timeout(self.settings.response_timeout_s):
                         async with self._client.stream("GET", url, headers=headers) as response:
                             if response.has_redirect_location:
-                                url = self._redirect_target(url, response, seen)
+                                url = self._redirect_target(url, response, seen, is_block)
                                 continue
+                            if response.status_code in block_statuses:
+                                raise FetchError(url, "blocked", f"HTTP {response.status_code}",
+                                                 status=response.status_code)
                             return await self._read(url, response, known, content_types)
                 except TimeoutError:
                     raise httpx.ReadTimeout(f"no complete response within {self.settings.response_timeout_s} s") \
                         from None
         raise FetchError(seen[0], "too_many_redirects", f"more than {self.settings.max_redirects} redirects")
 
-    def _redirect_target(self, url: str, response: httpx.Response, seen: list[str]) -> str:
+    def _redirect_target(self, url: str, response: httpx.Response, seen: list[str],
+                         is_block: Callable[[str], bool] | None) -> str:
         target = urljoin(url, response.headers.get("location", ""))
+        if is_block is not None and is_block(target):
+            raise FetchError(seen[0], "blocked", f"redirected to {target}")
         if target in seen:
             raise FetchError(seen[0], "redirect_loop", " -> ".join([*seen, target]))
         try:

@@ -19,7 +19,7 @@ from ingest.records import AuthorRecord, Observation, PaperRecord, construct
 from ingest.sources.base import ProfileRef
 from ingest.store import archive, pages, quarantine, runs
 from ingest.store.archive import Capture
-from ingest.store.load import ProfileLoad, load_profiles
+from ingest.store.load import ProfileLoad, active_authorships, load_profiles
 from ingest.store.pages import PageState
 from ingest.store.quarantine import Problem, problem
 from ingest.store.tables import RunCounts, utcnow
@@ -87,6 +87,9 @@ class ProfileOutcome:
     complete: bool = False  # `extracted` holds every page of the profile
     quarantined: list[Problem] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
+    blocked: bool = False  # the site blocked it: nothing of it is written
+    skipped: bool = False  # not requested: its host's circuit breaker was open
+    partial: str | None = None  # why the listing stops short of its end by rule (robots), when it does
 
     @property
     def pages(self) -> int:
@@ -132,6 +135,24 @@ def authorless(extracted: list[Extracted], page: PackedPage, url: str, body: byt
 class Written:
     counts: RunCounts  # what the loads changed
     failed: dict[str, list[Problem]]  # profile URL -> its pages, when loading it failed (nothing of it landed)
+
+
+def hold_shrunk(engine: Engine, outcomes: list[ProfileOutcome], ratio: float) -> None:
+    """A complete listing with fewer rows than `ratio` of the authorships its author has goes to the quarantine
+    (`shrunk`) instead of loading: a profile does not lose half its papers between two refreshes, but a
+    half-served page, a block dressed as a profile or a changed layout can look like it had."""
+    complete = [o for o in outcomes if o.complete and o.extracted]
+    if not ratio or not complete:
+        return
+    with engine.connect() as conn:
+        had = active_authorships(conn, [(o.profile.source, o.profile.source_id) for o in complete])
+    for outcome in complete:
+        before = had.get((outcome.profile.source, outcome.profile.source_id), 0)
+        listed = sum(e.page.listed for e in outcome.extracted)
+        if listed < ratio * before:
+            why = f"{listed} papers listed, but the author has {before}: a sudden shrinkage, held back"
+            outcome.quarantined += [Problem(e.state.url, "shrunk", why) for e in outcome.extracted]
+            outcome.extracted, outcome.complete = [], False
 
 
 def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
@@ -186,6 +207,9 @@ def tally(written: Written, outcomes: list[ProfileOutcome], *, fetched: bool = T
         counts.pages_loaded += len(outcome.extracted)
         counts.pages_quarantined += len(outcome.quarantined)
         counts.pages_failed += len(outcome.failed)
+        counts.profiles_blocked += outcome.blocked
+        counts.profiles_skipped += outcome.skipped
+        counts.listings_partial += outcome.partial is not None and bool(outcome.extracted)
         troubles = [*outcome.quarantined, *outcome.failed]
         if fetched:
             counts.pages_fetched += outcome.pages - sum(not trouble.requested for trouble in troubles)

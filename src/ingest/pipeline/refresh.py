@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from contextvars import ContextVar
 from urllib.parse import urlsplit
 
@@ -19,12 +20,13 @@ from sqlalchemy import Engine, Row
 from ingest.config import Settings
 from ingest.failpoint import failpoint
 from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators, host_of
-from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, tally
+from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, hold_shrunk, tally
+from ingest.pipeline.breaker import Breaker
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
 from ingest.pipeline.workers import Workers
 from ingest.shards import WHOLE, Shard
 from ingest.sources import ExtractionError, Origin, ProfileRef, Source, registry
-from ingest.store import make_engine, pages, quarantine, runs
+from ingest.store import host_blocks, make_engine, pages, quarantine, runs
 from ingest.store.host_pace import SharedPace
 from ingest.store.pages import PageState
 from ingest.store.quarantine import Problem, problem
@@ -52,15 +54,21 @@ class Refresher:
         self.settings = settings
         self.shard = shard
         self.engine = engine or make_engine(settings.database_url)
+        registry.configure(settings)
         shared = settings.http.min_interval_scope == "database"
         reserve = SharedPace(self.engine, settings.http.min_interval_s).reserve if shared else None
-        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve, registry.politeness(settings.http))
+        self.breaker = Breaker(settings.blocks.cooldown_s)
+        self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve, registry.politeness(settings.http),
+                               self.breaker.why_closed)
         self.workers = Workers(self.engine)
         self.archive_level = settings.archive.level if settings.archive.enabled else None
         self._done = [0, 0]
         self._total = 0
         self._stopping = False
         self._walks: set[asyncio.Task] = set()  # profiles being fetched and extracted
+        # A banning source's profiles are walked one at a time per host, each page read before the next request:
+        # a block page must close the host's breaker before anything else is asked of it.
+        self._turns: dict[str, asyncio.Lock] = {}
         self.run_id: int | None = None
 
     async def __aenter__(self) -> Refresher:
@@ -105,6 +113,7 @@ class Refresher:
         if (requested := stop_hook.get()) is not None:
             helpers.append(asyncio.create_task(self._stop_when(requested)))
         try:
+            self.breaker.blocked_until.update(await asyncio.to_thread(host_blocks.still_blocked, self.engine, utcnow()))
             listed = await asyncio.to_thread(self._registered)
             if self.fetcher.allowed_hosts is not None:  # registered profiles are the user's, like configured ones
                 self.fetcher.allowed_hosts |= {host_of(ref.url) for ref in listed}
@@ -166,7 +175,7 @@ class Refresher:
             outcomes = await asyncio.gather(*walks)
         finally:
             self._walks.difference_update(walks)
-        return await self._write([outcome for outcome in outcomes if outcome.pages])
+        return await self._write([outcome for outcome in outcomes if outcome.pages or outcome.skipped])
 
     def _registered(self) -> list[ProfileRef]:
         with self.engine.connect() as conn:
@@ -179,8 +188,10 @@ class Refresher:
     async def _refresh_profile(self, profile: ProfileRef, known: list[Row]) -> ProfileOutcome:
         source = registry.get(profile.source)
         outcome = ProfileOutcome(profile, source.parser_version)
+        turn = self._turns.setdefault(host_of(profile.url), asyncio.Lock()) if source.bans_host else nullcontext()
         try:
-            await self._walk_profile(source, known, outcome)
+            async with turn:
+                await self._walk_profile(source, known, outcome)
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
@@ -196,7 +207,26 @@ class Refresher:
 
     async def _get(self, source: Source, url: str, known: Row | None = None) -> Fetched:
         validators = Validators(known.etag, known.last_modified, known.content_sha256) if known else None
-        return await self.fetcher.get(url, validators, content_types=source.content_types)
+        return await self.fetcher.get(url, validators, content_types=source.content_types,
+                                      is_block=source.is_block_url, block_statuses=source.block_statuses)
+
+    async def _trouble(self, source: Source, outcome: ProfileOutcome, url: str, exc: FetchError | ExtractionError,
+                       body: bytes | None = None) -> None:
+        """File what went wrong with a page of the profile. Transient fetch failures fail, the rest go to the
+        quarantine; for a source whose site bans, a block (a block page, redirect or status) also trips its
+        host's breaker, and a request the open breaker stopped only marks the profile skipped."""
+        if exc.reason == "host_blocked" and isinstance(exc, FetchError):
+            outcome.skipped = True
+        elif exc.reason == "blocked" and source.bans_host:
+            outcome.blocked = True
+            host = host_of(url)
+            if not self.breaker.why_closed(host):
+                until = self.breaker.trip(host)
+                log.warning("%s blocked us (%s: %s); no request to it until %s", host, exc.reason, exc.detail, until)
+                await asyncio.to_thread(host_blocks.record, self.engine, host, until, exc.reason, url)
+        if not outcome.skipped:
+            retryable = isinstance(exc, FetchError) and exc.retryable
+            (outcome.failed if retryable else outcome.quarantined).append(problem(url, exc, body))
 
     async def _walk_profile(self, source: Source, known: list[Row], outcome: ProfileOutcome) -> None:
         profile = outcome.profile
@@ -205,7 +235,7 @@ class Refresher:
         try:
             first = await self._get(source, profile.url, by_url.get(profile.url))
         except FetchError as exc:
-            (outcome.failed if exc.retryable else outcome.quarantined).append(problem(profile.url, exc))
+            await self._trouble(source, outcome, profile.url, exc)
             return
         fetched = {profile.url: first}
         if first.unchanged and not reparse:
@@ -236,10 +266,14 @@ class Refresher:
                 origin = Origin(url, result.fetched_at, result.content_sha256)
                 page = await self.workers.extract(source.name, result.body, origin, self.archive_level)
             except FetchError as exc:
-                (outcome.failed if exc.retryable else outcome.quarantined).append(problem(url, exc))
+                if exc.reason == "robots" and extracted:  # Scholar's cstart walk: what robots.txt allows is all
+                    outcome.partial = f"robots.txt disallows {url}"
+                    log.info("%s: partial listing, %s", profile.url, outcome.partial)
+                else:
+                    await self._trouble(source, outcome, url, exc)
                 break
             except ExtractionError as exc:
-                outcome.quarantined.append(problem(url, exc, result.body))
+                await self._trouble(source, outcome, url, exc, result.body)
                 break
             if trouble := authorless(extracted, page, url, result.body):
                 outcome.quarantined.append(trouble)
@@ -252,10 +286,13 @@ class Refresher:
                 break
         else:
             complete = True
+        if outcome.blocked or outcome.skipped:  # a profile blocked half-way is not loaded half-way
+            return
         outcome.end_walk(extracted, bodies, complete)
 
     # -- writing -------------------------------------------------------------------------------
     async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
+        await asyncio.to_thread(hold_shrunk, self.engine, outcomes, self.settings.blocks.shrink_ratio)
         return tally(await self.workers.write(outcomes, self.run_id, self.settings.archive.level), outcomes)
 
 

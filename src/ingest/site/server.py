@@ -20,6 +20,7 @@ from datetime import timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 
+from ingest.site import gscholar
 from ingest.site.corpus import Corpus
 
 DEFAULT_HOST = "127.0.0.1"
@@ -51,8 +52,10 @@ class Response:
 class Site:
     """Routing and conditional-GET logic, independent of the transport."""
 
-    def __init__(self, corpus: Corpus, *, validators: bool = True) -> None:
+    def __init__(self, corpus: Corpus, *, validators: bool = True,
+                 scholar: dict[str, gscholar.Profile] | None = None) -> None:
         self.corpus = corpus
+        self.scholar = gscholar.default_profiles() if scholar is None else scholar  # Scholar-like profiles
         self.validators = validators  # False: no ETag/Last-Modified, so clients must hash bodies
         self.hits: Counter[str] = Counter()  # path -> requests seen
         self.statuses: Counter[int] = Counter()
@@ -77,7 +80,10 @@ class Site:
         if target == "/sitemap.xml":
             return Response(200, self.sitemap(headers.get("host", "")).encode(), {"Content-Type": "application/xml"})
         if target == "/robots.txt":
-            return Response(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"})
+            return Response(200, f"User-agent: *\n{gscholar.ROBOTS_RULES}Allow: /\n".encode(),
+                            {"Content-Type": "text/plain"})
+        if (answer := gscholar.route(self.scholar, target)) is not None:
+            return Response(*answer)
         match = _AUTHOR.fullmatch(target)
         if not match:
             return Response(404, b"not found\n", {"Content-Type": "text/plain"})

@@ -11,12 +11,15 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel
 
 from ingest.http.politeness import Politeness
 from ingest.records import Observation
+
+if TYPE_CHECKING:
+    from ingest.config import Settings
 
 Paging = Literal["next_link", "page_number", "cursor"]
 
@@ -63,7 +66,14 @@ class Source(ABC):
       records carry in `AuthorRecord.source_metrics`, `AuthorRecord.source_fields` and
       `PaperRecord.source_fields[name]`; `schemas/sources/` is generated from them.
 
-    Methods: `profile` and `extract` are pure (no I/O); `extract` raises `ExtractionError` (or a subclass:
+    - `block_statuses`: HTTP statuses that mean the site blocked the request (not retried: `blocked`).
+    - `bans_host`: a block from this source (`BlockedPage`, a redirect to a block URL, a block status)
+      means the host has stopped serving us: the run's circuit breaker for the host trips, and its other
+      profiles are skipped until the cool-down (`[blocks]`) has passed. False: a block is one page's problem.
+
+    Methods: `configure` takes the source's own settings section, if it has one; `is_block_url` says whether a
+    redirect target is a block (a CAPTCHA, consent or sign-in page), which is then not followed. `profile`,
+    `is_block_url` and `extract` are pure (no I/O); `extract` raises `ExtractionError` (or a subclass:
     `LayoutChanged`, `BlockedPage`) and nothing else when a body cannot be turned into records.
     """
 
@@ -76,6 +86,15 @@ class Source(ABC):
     author_metrics: ClassVar[type[BaseModel]]
     author_fields: ClassVar[type[BaseModel]]
     paper_fields: ClassVar[type[BaseModel]]
+    block_statuses: ClassVar[tuple[int, ...]] = ()
+    bans_host: ClassVar[bool] = False
+
+    def configure(self, settings: Settings) -> None:
+        """Take the source's settings (its section of the config); by default it has none."""
+
+    def is_block_url(self, url: str) -> bool:
+        """Whether a redirect to `url` means the site blocked the request; by default nothing does."""
+        return False
 
     @abstractmethod
     def profile(self, url: str) -> ProfileRef | None:

@@ -12,7 +12,7 @@ import pkgutil
 from collections.abc import Callable
 
 from ingest import sources as _package
-from ingest.config import HttpSettings
+from ingest.config import HttpSettings, Settings
 from ingest.http.politeness import Politeness, politeness_for
 from ingest.sources.base import ProfileRef, Source
 
@@ -55,6 +55,12 @@ def profile(url: str, source: str | None = None) -> ProfileRef:
             return ref
     whose = f"a {source} profile" if source else "a profile of any source"
     raise UnclaimedURL(f"{url} is not {whose} ({', '.join(all_sources())})")
+
+
+def configure(settings: Settings) -> None:
+    """Give every source its settings (the canonical URLs it builds may depend on them)."""
+    for source in all_sources().values():
+        source.configure(settings)
 
 
 def host_defaults() -> list[tuple[str, Politeness]]:

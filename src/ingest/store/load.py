@@ -18,19 +18,20 @@ from datetime import datetime
 from itertools import count
 from operator import attrgetter, itemgetter
 
-from sqlalchemy import Column, Connection, Row, Table, select
+from sqlalchemy import Column, Connection, Row, Table, func, select
 
 from ingest import dedupe
-from ingest.records import AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
+from ingest.records import YEARLY_SUFFIX, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
 from ingest.store import bulk, pages, quarantine
 from ingest.store.bulk import insert_ignoring_conflicts
 from ingest.store.pages import PageState
-from ingest.store.tables import Author, Authorship, AuthorSnapshot, Paper, RunCounts
+from ingest.store.tables import Author, Authorship, AuthorSnapshot, AuthorYearly, Paper, RunCounts, as_utc
 
 AUTHORS: Table = Author.__table__
 PAPERS: Table = Paper.__table__
 AUTHORSHIPS: Table = Authorship.__table__
 SNAPSHOTS: Table = AuthorSnapshot.__table__
+YEARLY: Table = AuthorYearly.__table__
 
 _AUTHOR_FIELDS = tuple(AuthorRecord.model_fields)
 _AUTHOR_KEY_COLUMNS = (AUTHORS.c.id, AUTHORS.c.source, AUTHORS.c.source_id)
@@ -153,7 +154,41 @@ def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts)
     bulk.upsert(conn, SNAPSHOTS, [{"author_id": ids[key], "observed_at": wanted[key].observed_at,
                                    **{m: getattr(wanted[key].author, m) for m in _METRICS}}
                                   for key in [*first_seen, *snapshots]], keys=("author_id", "observed_at"))
+    _load_yearly(conn, {ids[key]: listing for key, listing in wanted.items()})
     return ids
+
+
+def _load_yearly(conn: Connection, listings: dict[int, _Listing]) -> None:
+    """Each author's yearly series (`<metric>_per_year` source fields: {year: value}) as `author_yearly` rows:
+    one per author, metric and year, written when a newer page shows another value."""
+    seen = {(author_id, metric, int(year)): (value, listing.observed_at)
+            for author_id, listing in listings.items()
+            for metric, series in yearly_series(listing.author).items() for year, value in series.items()}
+    if not seen:
+        return
+    known = {(r.author_id, r.metric, r.year): r for r in conn.execute(
+        select(YEARLY).where(bulk.one_of(conn, YEARLY.c.author_id, {key[0] for key in seen})))}
+    rows = [{"author_id": a, "metric": m, "year": y, "value": value, "observed_at": at}
+            for (a, m, y), (value, at) in sorted(seen.items())
+            if (row := known.get((a, m, y))) is None or (row.value != value and as_utc(row.observed_at) <= at)]
+    bulk.upsert(conn, YEARLY, rows, keys=("author_id", "metric", "year"))
+
+
+def yearly_series(author: AuthorRecord) -> dict[str, dict[str, int]]:
+    """The author's yearly series by metric: source fields named `<metric>_per_year`."""
+    return {name.removesuffix(YEARLY_SUFFIX): value for name, value in author.source_fields.items()
+            if name.endswith(YEARLY_SUFFIX) and isinstance(value, dict)}
+
+
+def active_authorships(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """How many papers each author (source, source_id) lists now: their authorships not ended."""
+    wanted = set(keys)
+    rows = conn.execute(select(AUTHORS.c.source, AUTHORS.c.source_id, func.count(AUTHORSHIPS.c.id))
+                        .join(AUTHORSHIPS, AUTHORSHIPS.c.author_id == AUTHORS.c.id)
+                        .where(bulk.one_of(conn, AUTHORS.c.source_id, {key[1] for key in wanted}),
+                               AUTHORSHIPS.c.removed_at.is_(None))
+                        .group_by(AUTHORS.c.source, AUTHORS.c.source_id))
+    return {(source, source_id): n for source, source_id, n in rows if (source, source_id) in wanted}
 
 
 def _find_authors(conn: Connection, keys: list[tuple[str, str]], columns: Iterable[Column] = _AUTHOR_KEY_COLUMNS

@@ -21,6 +21,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A time read back from the database, aware: SQLite gives back naive UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 class Author(AuthorRecord, table=True):
     __table_args__ = (UniqueConstraint("source", "source_id", name="uq_author_source_id"),)
 
@@ -90,6 +95,14 @@ class RunCounts(SQLModel):
     papers_updated: int = 0
     authorships_changed: int = Field(0, sa_column_kwargs={"server_default": "0"},
                                      description="Authorships added, ended, revived or moved.")
+    profiles_blocked: int = Field(0, sa_column_kwargs={"server_default": "0"}, description="Profiles whose "
+                                  "site answered with a block (CAPTCHA, consent or sign-in page, 429): nothing "
+                                  "of them written, their host's circuit breaker tripped.")
+    profiles_skipped: int = Field(0, sa_column_kwargs={"server_default": "0"}, description="Profiles not "
+                                  "requested: their host's circuit breaker was open (a block, cooling down).")
+    listings_partial: int = Field(0, sa_column_kwargs={"server_default": "0"}, description="Profiles loaded "
+                                  "from their first pages only (robots.txt disallows the rest): no authorship "
+                                  "ended.")
     duration_s: float = 0.0
     pages_per_s: float = 0.0
 
@@ -171,6 +184,33 @@ class HostPace(SQLModel, table=True):
                                             "(the database's clock on PostgreSQL).")
 
 
+class HostBlock(SQLModel, table=True):
+    """A host that blocked us, and until when no request goes to it (the circuit breaker, across runs)."""
+
+    __tablename__ = "host_block"
+
+    host: str = Field(primary_key=True, max_length=255)
+    blocked_until: datetime
+    reason: str = Field(max_length=64, description="blocked (a block page or redirect), or http_429.")
+    url: str = Field(max_length=2048, description="The request that was blocked.")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthorYearly(SQLModel, table=True):
+    """A yearly figure a profile shows (Scholar's citations per year), as last seen: one row per author, metric
+    and year, updated when the profile shows another value."""
+
+    __tablename__ = "author_yearly"
+    __table_args__ = (UniqueConstraint("author_id", "metric", "year", name="uq_author_yearly"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="author.id")
+    metric: str = Field(max_length=64, description="e.g. citations: the source field `<metric>_per_year`.")
+    year: int
+    value: int
+    observed_at: datetime = Field(description="When a page last showed this value.")
+
+
 class PageBody(SQLModel, table=True):
     """A fetched body, compressed, stored once however many pages and fetches had it."""
 
@@ -196,10 +236,10 @@ class PageCapture(SQLModel, table=True):
     sha256: str = Field(foreign_key="page_body.sha256", max_length=64)
 
 
-RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot)
+RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot, AuthorYearly)
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
-    "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "utcnow",
+    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
+    "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "as_utc", "utcnow",
 ]
