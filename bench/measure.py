@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 from sqlalchemy import create_engine, func, select
@@ -22,7 +23,10 @@ def count_rows(database_url: str) -> int:
 
 
 def clock() -> tuple[float, float]:
-    """(wall, CPU) now; pass it to `result` when the measured work is done."""
+    """(wall, CPU) now; pass it to `result` when the measured work is done. The setup's garbage is
+    collected first: a corpus dropped before the clock would otherwise be collected inside it, at a
+    moment that depends on allocation counts (once 0.15 s of a 0.35 s load)."""
+    gc.collect()
     return time.perf_counter(), time.process_time()
 
 
