@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -24,9 +24,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-# JSON columns written compactly: a batch's rows carry tens of thousands of them, and every byte saved is
-# one SQLite's WAL need not write and checkpoint.
-_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# JSON columns written compactly (every byte saved is one SQLite's WAL need not write) and by orjson: a
+# batch's rows carry tens of thousands of them, and the stdlib encoder was a tenth of a load's time.
+def _json(value) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class DatabaseMissing(Exception):
@@ -53,10 +54,10 @@ def make_engine(url: str, *, check: bool = True, create: bool = True) -> Engine:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise DatabaseUnavailable(f"cannot create the database {path}: {exc.strerror}") from None
-        engine = create_engine(url, json_serializer=_json)
+        engine = create_engine(url, json_serializer=_json, json_deserializer=orjson.loads)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, json_serializer=_json)
+        engine = create_engine(url, pool_pre_ping=True, json_serializer=_json, json_deserializer=orjson.loads)
     if check:
         try:
             if not migrate.check(engine, initialise=create):
