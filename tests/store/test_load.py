@@ -206,6 +206,14 @@ def test_a_partial_profile_adds_what_it_has_but_ends_nothing_and_saves_no_page_s
     assert [r.fetched_at.replace(tzinfo=timezone.utc) for r in rows(engine, Page)] == [T0]
 
 
+def test_a_profile_cut_short_by_robots_ends_nothing_but_saves_its_page_state(engine):
+    load(engine, profile(author(), [paper("One"), paper("Two")]))
+    cut = replace(profile(author(), [paper("Three")], complete=False), cut_by_rule=True)
+    load(engine, cut, now=T0 + timedelta(days=1))
+    assert count(engine, Authorship, Authorship.removed_at.is_(None)) == 3
+    assert [r.fetched_at.replace(tzinfo=timezone.utc) for r in rows(engine, Page)] == [T0 + timedelta(days=1)]
+
+
 def test_positions_follow_pages(engine):
     a = author(paper_count=3)
     second = a.profile_url + "?page=2"

@@ -97,7 +97,8 @@ class ProfileOutcome:
 
     def profile_load(self) -> ProfileLoad:
         return ProfileLoad(self.profile.url, self.parser_version,
-                           [(e.state, e.page.unpack()) for e in self.extracted], self.complete)
+                           [(e.state, e.page.unpack()) for e in self.extracted], self.complete,
+                           cut_by_rule=self.partial is not None)
 
     def end_walk(self, extracted: list[Extracted], bodies: list[bytes], complete: bool) -> None:
         """The walk of the profile's pages ended with `extracted` (their `bodies` beside them). A complete

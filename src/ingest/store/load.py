@@ -48,13 +48,15 @@ _METRICS = tuple(AuthorMetrics.model_fields)
 @dataclass(slots=True)
 class ProfileLoad:
     """A profile's pages in listing order, the first showing its author. Only a complete profile (every
-    page) ends authorships it no longer lists and saves page state; a partial one adds what it has and is
-    fetched in full next time."""
+    page) ends authorships it no longer lists. A partial one adds what it has; cut short by a failure, it
+    saves no page state and is fetched in full next time, but cut short by rule (robots.txt disallows the
+    rest) it saves its pages' state: no run will see further, so the next may find them unchanged."""
 
     profile: str
     parser_version: str
     pages: list[tuple[PageState, Observation]]
     complete: bool = True
+    cut_by_rule: bool = False
 
 
 @dataclass(slots=True)
@@ -120,7 +122,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
         author_id = author_ids[(listing.author.source, listing.author.source_id)]
         authorships.append((author_id, positions, listing.complete, listing.observed_at))
     counts.authorships_changed += _load_authorships(conn, authorships)
-    _save_page_states(conn, [p for p in profiles if p.complete], now)
+    _save_page_states(conn, [p for p in profiles if p.complete or p.cut_by_rule], now)
 
 
 def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts) -> dict[tuple[str, str], int]:

@@ -48,7 +48,7 @@ async def test_profiles_in_two_languages_and_the_old_layout_load_with_their_hist
     assert (again.authors_updated, again.papers_inserted, again.authorships_changed) == (0, 0, 0)
 
 
-async def test_robots_limits_a_long_profile_to_its_first_100_rows_and_ends_nothing(site, site_url, engine,
+async def test_robots_limits_a_long_profile_to_its_first_100_rows_ends_nothing_and_then_is_unchanged(site, site_url, engine,
                                                                                  database_url):
     walk = scholar_settings(database_url, site_url, ["gsManyRowsAJ"], http={"obey_robots_txt": False})
     first = await refresh(walk, engine)  # without robots.txt the cstart walk reads the rows-only answers
@@ -58,6 +58,8 @@ async def test_robots_limits_a_long_profile_to_its_first_100_rows_and_ends_nothi
     assert (polite.status, polite.pages_loaded, polite.listings_partial, polite.pages_quarantined) == ("ok", 1, 1, 0)
     assert not [path for path in site.hits if "cstart=" in path]  # disallowed: never requested
     assert active(engine) == {"gsManyRowsAJ": 130}  # the 30 rows it could not see stay
+    again = await refresh(scholar_settings(database_url, site_url, ["gsManyRowsAJ"]), engine)
+    assert (again.pages_fetched, again.pages_unchanged, again.pages_loaded) == (1, 1, 0)  # as far as it can go
 
 
 @pytest.mark.parametrize("kind", ["captcha", "sorry", "consent", "signin", "429"])
