@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ingest.site.corpus import Corpus
+from ingest.site.gscholar import default_profiles
 from ingest.store import Author, Authorship, Paper, make_engine
 from tests.cli.runner import ingest
 from tests.conftest import FIXTURES, _free_port
@@ -48,8 +49,13 @@ def test_demo_loads_the_seed_author_and_a_second_demo_changes_nothing(prefect_ap
     status = ingest("status", "--json", cwd=tmp_path, INGEST_DATABASE_URL=database_url)
     latest, first_run = (json.loads(line) for line in status.stdout.splitlines())
     assert latest["status"] == first_run["status"] == "ok"
-    corpus = Corpus(20)  # what the demo served: its pages, all loaded then all unchanged
-    pages = sum(corpus.page_count(a) for a in corpus.author_ids())
+    # What the demo served, all loaded then all unchanged: the corpus's pages and one page per Scholar-like
+    # profile (100 rows each; robots.txt keeps the walk of the longest from going further).
+    corpus, scholar = Corpus(20), default_profiles()
+    pages = sum(corpus.page_count(a) for a in corpus.author_ids()) + len(scholar)
+    with engine.connect() as conn:
+        loaded = set(conn.scalars(select(Author.source_id).where(Author.source == "gscholar")))
+    assert loaded == set(scholar)
     assert latest["pages_unchanged"] == latest["pages_fetched"] == first_run["pages_loaded"] == pages
     assert latest["pages_loaded"] == latest["papers_inserted"] == latest["authors_updated"] == 0
     engine.dispose()

@@ -188,18 +188,23 @@ def demo(
     database: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve the bundled site on loopback and refresh it into the configured database (data/ingest.db)."""
+    """Serve the bundled site (Scholar Feed-like and Google Scholar-like profiles) on loopback and refresh it
+    into the configured database (data/ingest.db)."""
     from ingest.site.corpus import Corpus
     from ingest.site.server import Site, serve_in_thread
 
+    site = Site(Corpus(profiles))
     with ExitStack() as stack:
         try:
-            base = stack.enter_context(serve_in_thread(Site(Corpus(profiles)), DEFAULT_HOST, port))
+            base = stack.enter_context(serve_in_thread(site, DEFAULT_HOST, port))
         except OSError as exc:
             raise UserError(f"cannot serve the demo site on port {port}: {exc.strerror}; try --port") from None
+        # Both sources: the sitemap's Scholar Feed profiles and the site's Scholar-like ones, each in its UI language.
+        scholar = [f"{base}/citations?user={user}&hl={p.lang}" for user, p in site.scholar.items()]
         if not options.quiet:
-            console.print(f"bundled site: {base}/sitemap.xml ({profiles + 1} profiles)", markup=False)
-        status = refresh(config, database, sitemap=f"{base}/sitemap.xml")
+            console.print(f"bundled site: {base}/sitemap.xml ({profiles + 1} profiles) and {len(scholar)} "
+                          "Google Scholar-like profiles", markup=False)
+        status = refresh(config, database, urls=scholar, sitemap=f"{base}/sitemap.xml")
     _print_seed_author(settings(config, database))
     raise typer.Exit(status)
 
