@@ -166,8 +166,8 @@ def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, le
     def load_batch(batch: list[ProfileOutcome]):
         def work(conn) -> RunCounts:
             counts = RunCounts()
-            load_profiles(conn, [outcome.profile_load() for outcome in batch], counts, now=now)
             archive.keep(conn, [capture for outcome in batch for capture in outcome.captures()])
+            load_profiles(conn, [outcome.profile_load() for outcome in batch], counts, now=now)  # last: see there
             failpoint("load_before_commit")
             return counts
         return work

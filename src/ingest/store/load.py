@@ -22,7 +22,7 @@ from sqlalchemy import Column, Connection, Row, Table, func, select
 
 from ingest import dedupe
 from ingest.records import YEARLY_SUFFIX, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
-from ingest.store import bulk, pages, quarantine
+from ingest.store import bulk, changes, pages, quarantine
 from ingest.store.bulk import insert_ignoring_conflicts
 from ingest.store.pages import PageState
 from ingest.store.tables import Author, Authorship, AuthorSnapshot, AuthorYearly, Paper, RunCounts, as_utc
@@ -70,9 +70,11 @@ class _Listing:
 
 def load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: RunCounts, *, now: datetime) -> None:
     """Load profiles inside the caller's transaction, which this must begin; add what changed to `counts`.
-    `now` dates only the bookkeeping (quarantine entries the profiles' pages resolve)."""
+    `now` dates only the bookkeeping (quarantine entries the profiles' pages resolve, the change feed).
+    The changes are numbered for the feed last, under its lock: commit soon after."""
     with _collector_paused():
         _load_profiles(conn, profiles, counts, now)
+        changes.seal(conn, now)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ingest.dedupe import TITLE_KEY_MAX
@@ -236,10 +236,38 @@ class PageCapture(SQLModel, table=True):
     sha256: str = Field(foreign_key="page_body.sha256", max_length=64)
 
 
+class Change(SQLModel, table=True):
+    """One change of an exported record, in commit order: the change feed (`ingest.store.changes`)."""
+
+    __tablename__ = "change"
+    __table_args__ = {"sqlite_autoincrement": True}  # a number is never handed out twice
+
+    seq: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer, "sqlite"),
+                            description="Increases with every change, in commit order: a consumer's cursor.")
+    record: str = Field(max_length=32, description="The record's type: the table it is a row of.")
+    record_id: int = Field(sa_type=BigInteger, description="The record's id in that table.")
+    op: str = Field(max_length=16, description="insert, update, tombstone (an authorship ended; the row stays), "
+                    "delete, or merge (the record was merged into `merged_into`, which consumers repoint to).")
+    merged_into: int | None = Field(default=None, sa_type=BigInteger)
+    changed_at: datetime = Field(description="When the change was committed.")
+
+
+class ChangePending(SQLModel, table=True):
+    """Changes of the transaction under way, noted by triggers until it numbers them (`changes.seal`)."""
+
+    __tablename__ = "change_pending"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record: str = Field(max_length=32)
+    record_id: int = Field(sa_type=BigInteger)
+    op: str = Field(max_length=16)
+    merged_into: int | None = Field(default=None, sa_type=BigInteger)
+
+
 RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot, AuthorYearly)
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
+    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
     "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "as_utc", "utcnow",
 ]

@@ -1,0 +1,130 @@
+"""The change feed: every insert, update, tombstone or delete of an exported row, in commit order.
+
+Triggers (installed with the schema) note each change of a record table in `change_pending`, inside
+the transaction that makes it, whichever code path writes. `seal` then gives the transaction's changes
+their sequence numbers, last thing before its commit, under one lock: on PostgreSQL transactions commit
+in any order, and a sequence taken mid-transaction would let a reader see seq 8 before seq 7 commits
+and skip 7 for ever. Holding the lock from numbering to commit makes the numbers commit in order, so
+every change a reader can see has every lower number visible too. The lock is taken last, after every
+row lock the writer needs, so it adds no deadlock; writers wait for each other only for the numbering
+and the commit. Changes a writer left unsealed (a hand-written UPDATE) are committed pending rows, and
+the next `seal` numbers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import DDL, Connection, Table, delete, insert, literal, select, text
+
+from ingest.store.tables import Authorship, Change, ChangePending, RECORD_TABLES
+
+CHANGES: Table = Change.__table__
+PENDING: Table = ChangePending.__table__
+_FEED_LOCK = 0x696E676663  # "ingfc": the one PostgreSQL advisory lock of sequence numbering
+_FIELDS = ("record", "record_id", "op", "merged_into")
+# The column whose going from null to a time is a tombstone (the row stays, consumers drop it).
+_TOMBSTONES = {Authorship.__tablename__: "removed_at"}
+
+
+def seal(conn: Connection, now: datetime) -> int:
+    """Number the changes pending in (or committed before) this transaction, in the order they were
+    made; call last before committing. Returns how many it numbered."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK})
+        moved = delete(PENDING).returning(PENDING.c.id, *(PENDING.c[name] for name in _FIELDS)).cte("moved")
+        source = select(*(moved.c[name] for name in _FIELDS), literal(now, CHANGES.c.changed_at.type)) \
+            .order_by(moved.c.id)
+        return conn.execute(insert(CHANGES).from_select([*_FIELDS, "changed_at"], source)).rowcount
+    # SQLite: the writer holds the database's write lock for its whole transaction already.
+    source = select(*(PENDING.c[name] for name in _FIELDS), literal(now, CHANGES.c.changed_at.type)) \
+        .order_by(PENDING.c.id)
+    numbered = conn.execute(insert(CHANGES).from_select([*_FIELDS, "changed_at"], source)).rowcount
+    conn.execute(delete(PENDING))
+    return numbered
+
+
+def newest(conn: Connection) -> int:
+    """The sequence number of the newest committed change (0 when there is none): a cursor."""
+    return conn.scalar(select(CHANGES.c.seq).order_by(CHANGES.c.seq.desc()).limit(1)) or 0
+
+
+def since(conn: Connection, cursor: int, upto: int, batch: int = 10_000) -> Iterator[list]:
+    """The changes after `cursor` up to and including `upto`, in order, in batches."""
+    while cursor < upto:
+        rows = conn.execute(select(CHANGES).where(CHANGES.c.seq > cursor, CHANGES.c.seq <= upto)
+                            .order_by(CHANGES.c.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield rows
+        cursor = rows[-1].seq
+
+
+# -- the triggers -------------------------------------------------------------------------------
+# Their SQL is assembled from the record tables' names and columns, constants of this code, never data.
+
+def install(conn: Connection) -> None:
+    """Create the capturing triggers (on every record table) for the connection's dialect."""
+    for statement in _trigger_ddl(conn.dialect.name):
+        conn.execute(DDL(statement))
+
+
+def uninstall(conn: Connection) -> None:
+    for statement in _drop_ddl(conn.dialect.name):
+        conn.execute(DDL(statement))
+
+
+def _record_tables() -> list[str]:
+    return [model.__tablename__ for model in RECORD_TABLES]
+
+
+def _trigger_ddl(dialect: str) -> list[str]:
+    pending = f"INSERT INTO {PENDING.name} (record, record_id, op)"
+    if dialect == "sqlite":  # row triggers: SQLite has no statement-level ones
+        out = []
+        for table in _record_tables():
+            column = _TOMBSTONES.get(table)
+            update_op = (f"CASE WHEN NEW.{column} IS NOT NULL AND OLD.{column} IS NULL THEN 'tombstone' "
+                         "ELSE 'update' END") if column else "'update'"
+            out += [
+                f"CREATE TRIGGER change_{table}_insert AFTER INSERT ON {table} BEGIN "
+                f"{pending} VALUES ('{table}', NEW.id, 'insert'); END",
+                f"CREATE TRIGGER change_{table}_update AFTER UPDATE ON {table} BEGIN "
+                f"{pending} VALUES ('{table}', NEW.id, {update_op}); END",
+                f"CREATE TRIGGER change_{table}_delete AFTER DELETE ON {table} BEGIN "
+                f"{pending} VALUES ('{table}', OLD.id, 'delete'); END",
+            ]
+        return out
+    # PostgreSQL: one trigger call per statement over its transition tables, not one per row.
+    column = "CASE WHEN TG_NARGS > 1 AND to_jsonb(n) ->> TG_ARGV[1] IS NOT NULL AND to_jsonb(o) ->> TG_ARGV[1] " \
+             "IS NULL THEN 'tombstone' ELSE 'update' END"
+    out = [f"""CREATE OR REPLACE FUNCTION ingest_capture_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {pending} SELECT TG_ARGV[0], n.id, 'insert' FROM new_rows n ORDER BY n.id;
+    ELSIF TG_OP = 'UPDATE' THEN
+        {pending} SELECT TG_ARGV[0], n.id, {column}
+            FROM new_rows n JOIN old_rows o ON o.id = n.id ORDER BY n.id;
+    ELSE
+        {pending} SELECT TG_ARGV[0], o.id, 'delete' FROM old_rows o ORDER BY o.id;
+    END IF;
+    RETURN NULL;
+END $$"""]
+    for table in _record_tables():
+        args = ", ".join(f"'{arg}'" for arg in (table, _TOMBSTONES.get(table)) if arg)
+        for event, tables in (("INSERT", "NEW TABLE AS new_rows"), ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS "
+                              "new_rows"), ("DELETE", "OLD TABLE AS old_rows")):
+            out.append(f"CREATE TRIGGER change_{table}_{event.lower()} AFTER {event} ON {table} REFERENCING {tables} "
+                       f"FOR EACH STATEMENT EXECUTE FUNCTION ingest_capture_change({args})")
+    return out
+
+
+def _drop_ddl(dialect: str) -> list[str]:
+    out = []
+    for table in _record_tables():
+        for event in ("insert", "update", "delete"):
+            out.append(f"DROP TRIGGER IF EXISTS change_{table}_{event}" + (f" ON {table}" if dialect != "sqlite" else ""))
+    if dialect != "sqlite":
+        out.append("DROP FUNCTION IF EXISTS ingest_capture_change()")
+    return out
