@@ -1,14 +1,15 @@
 """The change feed: every insert, update, tombstone or delete of an exported row, in commit order.
 
-Triggers (installed with the schema) note each change of a record table in `change_pending`, inside
-the transaction that makes it, whichever code path writes. `seal` then gives the transaction's changes
-their sequence numbers, last thing before its commit, under one lock: on PostgreSQL transactions commit
-in any order, and a sequence taken mid-transaction would let a reader see seq 8 before seq 7 commits
-and skip 7 for ever. Holding the lock from numbering to commit makes the numbers commit in order, so
-every change a reader can see has every lower number visible too. The lock is taken last, after every
-row lock the writer needs, so it adds no deadlock; writers wait for each other only for the numbering
-and the commit. Changes a writer left unsealed (a hand-written UPDATE) are committed pending rows, and
-the next `seal` numbers them.
+Triggers (installed with the schema) note each change of a record table inside the transaction that
+makes it, whichever code path writes. SQLite lets one writer at a time hold the database from its first
+write to its commit, so its triggers number changes at once, in commit order. PostgreSQL commits
+transactions in any order, and a number taken mid-transaction would let a reader see seq 8 before
+seq 7 commits and skip 7 for ever; so there the triggers note changes in `change_pending`, and `seal`
+numbers them last thing before the commit, under one lock held until the commit: numbers then commit
+in order, and every change a reader can see has every lower number visible too. The lock is taken
+after every row lock the writer needs, so it adds no deadlock, and writers wait for each other only
+for the numbering and the commit. Changes a PostgreSQL writer left unsealed (a hand-written UPDATE)
+are committed pending rows; the next `seal` numbers them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import DDL, Connection, Table, delete, insert, literal, select, text
+from sqlalchemy import Connection, Table, delete, insert, literal, select, text
 
 from ingest.store.tables import Authorship, Change, ChangePending, RECORD_TABLES
 
@@ -30,19 +31,13 @@ _TOMBSTONES = {Authorship.__tablename__: "removed_at"}
 
 def seal(conn: Connection, now: datetime) -> int:
     """Number the changes pending in (or committed before) this transaction, in the order they were
-    made; call last before committing. Returns how many it numbered."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK})
-        moved = delete(PENDING).returning(PENDING.c.id, *(PENDING.c[name] for name in _FIELDS)).cte("moved")
-        source = select(*(moved.c[name] for name in _FIELDS), literal(now, CHANGES.c.changed_at.type)) \
-            .order_by(moved.c.id)
-        return conn.execute(insert(CHANGES).from_select([*_FIELDS, "changed_at"], source)).rowcount
-    # SQLite: the writer holds the database's write lock for its whole transaction already.
-    source = select(*(PENDING.c[name] for name in _FIELDS), literal(now, CHANGES.c.changed_at.type)) \
-        .order_by(PENDING.c.id)
-    numbered = conn.execute(insert(CHANGES).from_select([*_FIELDS, "changed_at"], source)).rowcount
-    conn.execute(delete(PENDING))
-    return numbered
+    made; call last before committing. Returns how many it numbered (SQLite's triggers number their own)."""
+    if conn.dialect.name != "postgresql":
+        return 0
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FEED_LOCK})
+    moved = delete(PENDING).returning(PENDING.c.id, *(PENDING.c[name] for name in _FIELDS)).cte("moved")
+    source = select(*(moved.c[name] for name in _FIELDS), literal(now, CHANGES.c.changed_at.type)).order_by(moved.c.id)
+    return conn.execute(insert(CHANGES).from_select([*_FIELDS, "changed_at"], source)).rowcount
 
 
 def newest(conn: Connection) -> int:
@@ -67,12 +62,12 @@ def since(conn: Connection, cursor: int, upto: int, batch: int = 10_000) -> Iter
 def install(conn: Connection) -> None:
     """Create the capturing triggers (on every record table) for the connection's dialect."""
     for statement in _trigger_ddl(conn.dialect.name):
-        conn.execute(DDL(statement))
+        conn.exec_driver_sql(statement)
 
 
 def uninstall(conn: Connection) -> None:
     for statement in _drop_ddl(conn.dialect.name):
-        conn.execute(DDL(statement))
+        conn.exec_driver_sql(statement)
 
 
 def _record_tables() -> list[str]:
@@ -80,8 +75,9 @@ def _record_tables() -> list[str]:
 
 
 def _trigger_ddl(dialect: str) -> list[str]:
-    pending = f"INSERT INTO {PENDING.name} (record, record_id, op)"
-    if dialect == "sqlite":  # row triggers: SQLite has no statement-level ones
+    if dialect == "sqlite":  # row triggers (SQLite has no statement-level ones), numbering as they go
+        numbered = f"INSERT INTO {CHANGES.name} (record, record_id, op, changed_at)"
+        now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"  # UTC, as the DateTime columns store it
         out = []
         for table in _record_tables():
             column = _TOMBSTONES.get(table)
@@ -89,13 +85,14 @@ def _trigger_ddl(dialect: str) -> list[str]:
                          "ELSE 'update' END") if column else "'update'"
             out += [
                 f"CREATE TRIGGER change_{table}_insert AFTER INSERT ON {table} BEGIN "
-                f"{pending} VALUES ('{table}', NEW.id, 'insert'); END",
+                f"{numbered} VALUES ('{table}', NEW.id, 'insert', {now}); END",
                 f"CREATE TRIGGER change_{table}_update AFTER UPDATE ON {table} BEGIN "
-                f"{pending} VALUES ('{table}', NEW.id, {update_op}); END",
+                f"{numbered} VALUES ('{table}', NEW.id, {update_op}, {now}); END",
                 f"CREATE TRIGGER change_{table}_delete AFTER DELETE ON {table} BEGIN "
-                f"{pending} VALUES ('{table}', OLD.id, 'delete'); END",
+                f"{numbered} VALUES ('{table}', OLD.id, 'delete', {now}); END",
             ]
         return out
+    pending = f"INSERT INTO {PENDING.name} (record, record_id, op)"
     # PostgreSQL: one trigger call per statement over its transition tables, not one per row.
     column = "CASE WHEN TG_NARGS > 1 AND to_jsonb(n) ->> TG_ARGV[1] IS NOT NULL AND to_jsonb(o) ->> TG_ARGV[1] " \
              "IS NULL THEN 'tombstone' ELSE 'update' END"
