@@ -19,7 +19,7 @@ from tests.sources.scholarfeed.test_extract import EXPECTED_PAPERS
 def test_help_explains_every_command(tmp_path):
     result = ingest("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("run", "demo", "site", "status", "extract", "reparse", "sources", "serve", "deploy", "db"):
+    for command in ("run", "demo", "site", "status", "extract", "reparse", "sources", "export", "serve", "deploy", "db"):
         assert command in result.stdout
 
 

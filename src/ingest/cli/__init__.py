@@ -1,6 +1,6 @@
 """The `ingest` command line. Each command is a thin call into the library or a flow; the modules group them:
 `jobs` (run, demo, reparse, site), `inspect` (status, runs, quarantine, history, extract, sources), `profiles`
-(the registry), `admin` (schemas, serve, deploy, db).
+(the registry), `feed` (export), `admin` (schemas, serve, deploy, db).
 
 Errors a user can cause print one sentence on stderr and exit 2 (usage, configuration, database) or 1 (a run
 that failed); `--debug` adds the traceback. Anything else is a bug: one line saying so, exit 1, the traceback
@@ -18,7 +18,7 @@ import typer
 
 # isort: off
 # Each module registers its commands on `app`; the order they are imported in is the order `--help` lists them.
-from ingest.cli import jobs, inspect, profiles, admin  # noqa: F401
+from ingest.cli import jobs, inspect, profiles, feed, admin  # noqa: F401
 # isort: on
 from ingest.cli.app import UserError, app, err, options
 
