@@ -19,7 +19,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
-from ingest.store import changes, tables  # noqa: F401 - tables registers every table on SQLModel.metadata
+from ingest.store import changes, tables, views  # noqa: F401 - tables registers every table on SQLModel.metadata
 
 SCRIPTS = "ingest.store:migrations"
 # Databases made by `create_all` before migrations existed hold exactly the first revision's schema.
@@ -118,6 +118,7 @@ def check(engine: Engine, *, initialise: bool = True) -> bool:
                 # creating them at once skips replaying every revision's table copies on a new database.
                 SQLModel.metadata.create_all(conn)
                 changes.install(conn)
+                views.install(conn)
                 command.stamp(_config(conn), "head")
         return True
     url = engine.url.render_as_string(hide_password=True)

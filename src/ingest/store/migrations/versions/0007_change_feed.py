@@ -1,4 +1,5 @@
-"""The change feed: `change` (numbered in commit order), `change_pending`, and the triggers that fill it.
+"""The change feed: `change` (numbered in commit order), `change_pending`, and the triggers that fill it;
+the views for SQL consumers (`ingest.store.views`).
 
 Revision ID: 0007_change_feed
 Revises: 0006_gscholar
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ingest.store import changes
+from ingest.store import changes, views
 
 revision = '0007_change_feed'
 down_revision = '0006_gscholar'
@@ -42,9 +43,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     changes.install(op.get_bind())
+    views.install(op.get_bind())
 
 
 def downgrade() -> None:
+    views.uninstall(op.get_bind())
     changes.uninstall(op.get_bind())
     op.drop_table('change_pending')
     op.drop_table('change')
