@@ -20,10 +20,12 @@ from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
 
 from ingest.config import ScheduleSettings
+from ingest.flows.export_changes import export_changes
 from ingest.flows.refresh_profiles import refresh_profiles
 from ingest.schedules import DeploymentSpec
 
 SERVE_TAG = "ingest-serve"
+EXPORT_DEPLOYMENT = "scheduled"
 
 
 def pool_tag(pool: str) -> str:
@@ -54,23 +56,46 @@ def build(specs: list[DeploymentSpec], tag: str, config: str | None = None) -> l
     ]
 
 
-async def prune(tag: str, keep: set[str]) -> list[str]:
-    """Delete our deployments carrying `tag` whose group left the config, so they stop firing."""
+def export_deployment(schedule: ScheduleSettings, tag: str, config: str | None) -> RunnerDeployment:
+    """The scheduled export of changes (the config's `[export]`)."""
+    return RunnerDeployment.from_flow(
+        export_changes,
+        EXPORT_DEPLOYMENT,
+        parameters={"config": config},
+        schedules=[prefect_schedule(schedule)],
+        paused=False,
+        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=["ingest", "export", tag],
+        description="Deliver the changes since the last delivery to the configured directory or database.",
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+async def prune(tag: str, keep: set[tuple[str, str]]) -> list[str]:
+    """Delete our deployments carrying `tag` that the config no longer has (by flow and deployment name), so
+    they stop firing."""
+    names = [refresh_profiles.name, export_changes.name]
     async with get_client() as client:
+        flows = {f.id: f.name for f in await client.read_flows(flow_filter=FlowFilter(name=FlowFilterName(any_=names)))}
         found = await client.read_deployments(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[refresh_profiles.name])),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=names)),
             deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[tag])),
         )
-        gone = [d for d in found if d.name not in keep]
+        gone = [d for d in found if (flows.get(d.flow_id), d.name) not in keep]
         for deployment in gone:
             await client.delete_deployment(deployment.id)
     return [d.name for d in gone]
 
 
-def serve(specs: list[DeploymentSpec], config: str | None) -> None:
-    """Serve the deployments until interrupted; Prefect pauses them as this stops."""
+def serve(specs: list[DeploymentSpec], config: str | None, export: ScheduleSettings | None = None) -> None:
+    """Serve the deployments (and the export, on its schedule) until interrupted; Prefect pauses them as this
+    stops."""
     deployments = build(specs, SERVE_TAG, config)
-    asyncio.run(prune(SERVE_TAG, {d.name for d in deployments}))
+    keep = {(refresh_profiles.name, d.name) for d in deployments}
+    if export is not None:
+        deployments.append(export_deployment(export, SERVE_TAG, config))
+        keep.add((export_changes.name, EXPORT_DEPLOYMENT))
+    asyncio.run(prune(SERVE_TAG, keep))
     prefect_serve(*deployments, print_starting_message=False)
 
 
@@ -78,7 +103,7 @@ async def deploy(specs: list[DeploymentSpec], pool: str) -> list[str]:
     """Register the deployments on work pool `pool`; returns their full names."""
     tag = pool_tag(pool)
     deployments = build(specs, tag)
-    await prune(tag, {d.name for d in deployments})
+    await prune(tag, {(refresh_profiles.name, d.name) for d in deployments})
     for deployment in deployments:
         await deployment.apply(work_pool_name=pool)
     return [f"{refresh_profiles.name}/{d.name}" for d in deployments]

@@ -181,6 +181,8 @@ def test_the_example_file_lists_every_key_with_its_default():
     # `source` and `registry` default to None, which TOML cannot spell: the file shows them commented out.
     assert set(example["profiles"]) == set(ProfilesSettings.model_fields) - {"source", "registry"}
     assert all(f"# {key} = " in EXAMPLE.read_text(encoding="utf-8") for key in ("source", "registry"))
+    assert set(example["export"]) == {"format"}  # the rest default to None, shown commented out
+    assert all(f"# {key} = " in EXAMPLE.read_text(encoding="utf-8") for key in ("directory", "database_url", "schedule"))
     settings, defaults = load_settings(EXAMPLE), Settings()
     assert settings.model_dump(exclude={"profiles"}) == defaults.model_dump(exclude={"profiles"})
 

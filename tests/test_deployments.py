@@ -84,7 +84,7 @@ async def test_prune_deletes_only_tagged_deployments_whose_group_is_gone(prefect
 
     for deployment in build(specs("kept", "gone"), "test-prune") + build(specs("elsewhere"), "test-other"):
         await deployment.apply()
-    assert await prune("test-prune", {"kept"}) == ["gone"]
+    assert await prune("test-prune", {("refresh-profiles", "kept")}) == ["gone"]
     assert set(await deployments("test-prune")) == {"kept"}
     assert set(await deployments("test-other")) == {"elsewhere"}
 
@@ -97,6 +97,9 @@ async def test_serve_fires_a_schedule_drops_removed_groups_and_pauses_on_stop(pr
         await deployment.apply()  # what an earlier `ingest serve` with another config left behind
     config = write_groups(tmp_path / "ingest.toml", database_url, sitemap, "often",
                           schedule="schedule = { interval_s = 5 }\n")
+    exports = tmp_path / "exports"
+    with config.open("a") as file:  # and the export of changes, on its own schedule
+        file.write(f'[export]\ndirectory = "{exports}"\nschedule = {{ interval_s = 5 }}\n')
     engine = make_engine(database_url)
     log = tmp_path / "serve.log"
     with log.open("w") as out:
@@ -104,11 +107,12 @@ async def test_serve_fires_a_schedule_drops_removed_groups_and_pauses_on_stop(pr
                                  stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: count(engine, IngestRun, IngestRun.status == "ok") >= 1, serve, 90, log)
+        wait_for(lambda: (exports / "cursor.json").is_file(), serve, 60, log)
     finally:
         assert stop(serve, signal.SIGINT) == 0, log.read_text()[-3000:]  # Ctrl-C
     served = await deployments(SERVE_TAG)
     assert "removed" not in served
-    assert served["often"].paused  # no runs pile up as Late while nothing serves it
+    assert served["often"].paused and served["scheduled"].paused  # no runs pile up as Late while nothing serves them
     assert count(engine, IngestRun, IngestRun.status == "running") == 0
 
 

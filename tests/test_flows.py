@@ -74,3 +74,21 @@ async def test_the_run_summary_is_published_as_an_artifact_of_the_flow_run(prefe
     assert f"| pages fetched | {summary.pages_fetched} |" in artifact.data
     assert f"| pages loaded | {summary.pages_loaded} |" in artifact.data
     assert "/author/404" in artifact.data  # the first troubled pages, named
+
+
+def test_the_export_flow_delivers_to_a_directory_and_a_database_and_then_only_what_changed(
+        prefect_api, site, settings, engine, tmp_path):
+    from ingest.flows.export_changes import export_changes
+    from ingest.pipeline.refresh import refresh
+
+    asyncio.run(refresh(settings, engine))
+    warehouse = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    config = tmp_path / "export.toml"
+    config.write_text(f'database_url = "{settings.database_url}"\n[export]\ndirectory = "{tmp_path / "out"}"\n'
+                      f'database_url = "{warehouse}"\nformat = "csv"\n')
+    first = export_changes(config=str(config))
+    assert first["directory"]["since"] is None and first["database"]["since"] is None
+    assert first["directory"]["rows"]["paper"] == first["database"]["rows"]["paper"] == count(engine, Paper)
+    again = export_changes(config=str(config))
+    assert again["directory"]["since"] == again["database"]["since"] == first["database"]["cursor"]
+    assert sum(again["database"]["rows"].values()) == 0 and (tmp_path / "out" / "full" / "paper.csv").is_file()

@@ -199,6 +199,41 @@ class ScheduleSettings(BaseModel):
         return self
 
 
+def valid_database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ValueError("not a database URL (dialect+driver://user:password@host:port/database)") from None
+    if (url.get_backend_name(), url.get_driver_name()) not in DATABASE_DRIVERS:
+        raise ValueError(f"{url.drivername} is not supported: use sqlite:///PATH or "
+                         "postgresql+psycopg://USER@HOST:PORT/DATABASE") from None
+    return value
+
+
+class ExportSettings(BaseModel):
+    """Where the scheduled export (`flows/export_changes.py`) delivers the changes since its last delivery."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    directory: str | None = Field(None, description="Write the changes here: a subdirectory per delivery "
+                                  "(full, after-CURSOR) and cursor.json, moved once the files are complete.")
+    format: Literal["jsonl", "csv", "parquet"] = "jsonl"
+    database_url: str | None = Field(None, repr=False, description="Load the changes into this database by primary "
+                                     "key, its cursor kept there (table ingest_export_cursor).")
+    schedule: ScheduleSettings | None = Field(None, description="When `ingest serve` runs it; none: when triggered.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        return value if value is None else valid_database_url(value)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> ExportSettings:
+        if self.schedule is not None and not (self.directory or self.database_url):
+            raise ValueError("a scheduled export needs a directory or a database_url")
+        return self
+
+
 class GroupSettings(BaseModel):
     """A source group: its own profiles, refreshed on its own schedule, optionally split into shards."""
 
@@ -225,6 +260,7 @@ class Settings(BaseSettings):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     gscholar: GscholarSettings = Field(default_factory=GscholarSettings)
     blocks: BlocksSettings = Field(default_factory=BlocksSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts besides those of the profile and sitemap URLs."
     )
@@ -266,14 +302,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        try:
-            url = make_url(value)
-        except (ArgumentError, ValueError):
-            raise ValueError("not a database URL (dialect+driver://user:password@host:port/database)") from None
-        if (url.get_backend_name(), url.get_driver_name()) not in DATABASE_DRIVERS:
-            raise ValueError(f"{url.drivername} is not supported: use sqlite:///PATH or "
-                             "postgresql+psycopg://USER@HOST:PORT/DATABASE") from None
-        return value
+        return valid_database_url(value)
 
     @classmethod
     def settings_customise_sources(

@@ -56,7 +56,7 @@ def serve(config: ConfigOption = None) -> None:
         with prefect_api(Path(serve_settings.data_dir).resolve() / "prefect") as server:
             console.print(f"serving {', '.join(spec.name for spec in specs)} on {server.url}; Ctrl-C stops and "
                           "pauses them", markup=False, soft_wrap=True)
-            serve_deployments(specs, str(path.resolve()) if path else None)
+            serve_deployments(specs, str(path.resolve()) if path else None, serve_settings.export.schedule)
     except RuntimeError as exc:  # the local server did not come up
         raise UserError(str(exc), code=1) from None
 

@@ -45,7 +45,7 @@ def export(engine: Engine, out: Path, fmt: str, since: int | None = None) -> Man
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
     out.mkdir(parents=True, exist_ok=True)
-    with _snapshot(engine) as conn:
+    with snapshot(engine) as conn:
         upto = changes.newest(conn)
         if since is not None and since > upto:
             raise ValueError(f"cursor {since} is ahead of the database's newest change ({upto}): "
@@ -57,7 +57,7 @@ def export(engine: Engine, out: Path, fmt: str, since: int | None = None) -> Man
             partial = out / f".{name}.partial"
             writer = open_writer(fmt, partial, table, model)
             try:
-                for batch in _batches(conn, table, since, upto):
+                for batch in record_batches(conn, table, since, upto):
                     writer.write(batch)
             finally:
                 writer.close()
@@ -71,7 +71,7 @@ def export(engine: Engine, out: Path, fmt: str, since: int | None = None) -> Man
 
 
 @contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
+def snapshot(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction that sees one state of the database throughout."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -83,7 +83,9 @@ def _snapshot(engine: Engine) -> Iterator[Connection]:
             transaction.rollback()
 
 
-def _batches(conn: Connection, table: Table, since: int | None, upto: int) -> Iterator[list[dict]]:
+def record_batches(conn: Connection, table: Table, since: int | None, upto: int) -> Iterator[list[dict]]:
+    """`table`'s rows to export, in batches: all of them (`since` None), or those changed after `since` up to
+    `upto`, as they are now; of the change table, its events in that range (none for a full export)."""
     feed = changes.CHANGES
     if since is None:
         if table is feed:  # a full export is the state itself: the events before it are history

@@ -1,0 +1,68 @@
+"""Deliveries that remember their cursor: into a directory, into a second database; a failed one is repeated
+from the same point, a repeated one changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from ingest.export import deliver
+from ingest.pipeline.refresh import refresh
+from ingest.store import RECORD_TABLES
+from tests.conftest import PG_URL
+from tests.dbutil import dump_records, scratch_schema
+
+
+def cursor(directory) -> int:
+    return json.loads((directory / "cursor.json").read_text())["cursor"]
+
+
+async def test_a_directory_delivery_starts_full_then_takes_each_change_once(site, settings, engine, tmp_path):
+    await refresh(settings, engine)
+    out = tmp_path / "exports"
+    first = deliver.to_directory(engine, out, "jsonl")
+    assert first.since is None and (out / "full" / "manifest.json").is_file() and cursor(out) == first.cursor
+
+    site.corpus.bump_citations(1002)
+    await refresh(settings, engine)
+    blocker = out / f"after-{first.cursor:012d}"
+    blocker.write_text("in the way")  # the delivery cannot make its directory: it fails
+    with pytest.raises(OSError):
+        deliver.to_directory(engine, out, "jsonl")
+    assert cursor(out) == first.cursor  # not moved: the next delivery starts from the same point
+    blocker.unlink()
+    second = deliver.to_directory(engine, out, "jsonl")
+    assert second.since == first.cursor and second.files["author"]["rows"] == 1 and cursor(out) == second.cursor
+    assert deliver.to_directory(engine, out, "jsonl").files["author"]["rows"] == 0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def target_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    with scratch_schema(PG_URL, "w") as url:
+        yield url
+
+
+async def test_a_second_database_receives_the_same_records_and_a_repeat_writes_nothing(site, settings, engine,
+                                                                                       target_url):
+    await refresh(settings, engine)
+    warehouse = create_engine(target_url)
+    first = deliver.to_database(engine, target_url)
+    assert first.since is None and dump_records(warehouse) == dump_records(engine)
+
+    site.corpus.bump_citations(1002)
+    site.corpus.drop_paper(1003, site.corpus.authors[1003].papers[0])
+    await refresh(settings, engine)
+    second = deliver.to_database(engine, target_url)
+    assert second.since == first.cursor and 0 < second.rows["author"] < first.rows["author"]  # the changed only
+    assert dump_records(warehouse) == dump_records(engine)  # the ended authorship too
+    again = deliver.to_database(engine, target_url)
+    assert again.since == second.cursor and sum(again.rows.values()) == 0
+    with warehouse.connect() as conn:
+        assert conn.scalar(select(deliver.TARGET_CURSOR.c.cursor)) == second.cursor
+    assert {m.__tablename__ for m in RECORD_TABLES} <= set(warehouse.dialect.get_table_names(warehouse.connect()))
+    warehouse.dispose()
