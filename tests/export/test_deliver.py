@@ -66,3 +66,32 @@ async def test_a_second_database_receives_the_same_records_and_a_repeat_writes_n
         assert conn.scalar(select(deliver.TARGET_CURSOR.c.cursor)) == second.cursor
     assert {m.__tablename__ for m in RECORD_TABLES} <= set(warehouse.dialect.get_table_names(warehouse.connect()))
     warehouse.dispose()
+
+
+def test_a_merge_reaches_the_export_as_its_own_event_and_the_second_database_as_one_row(engine, target_url,
+                                                                                         tmp_path):
+    from ingest.export import export
+    from tests.store.test_load import author, load, paper, profile
+
+    load(engine, profile(author("1"), [paper("Adam: a method", arxiv_id="1412.6980")]))
+    load(engine, profile(author("2"), [paper("Adam (journal version)", doi="10.1/adam")]))
+    deliver.to_database(engine, target_url)
+    before = export(engine, tmp_path / "before", "jsonl")
+    survivor, gone = (row["id"] for row in read_rows(tmp_path / "before", "paper"))
+
+    load(engine, profile(author("3"), [paper("Adam", arxiv_id="1412.6980", doi="10.1/adam")]))
+    after = export(engine, tmp_path / "after", "jsonl", since=before.cursor)
+    events = [(e["record"], e["record_id"], e["op"], e["merged_into"]) for e in read_rows(tmp_path / "after", "change")]
+    assert ("paper", gone, "merge", survivor) in events and ("paper", gone, "delete", None) in events
+    assert [row["id"] for row in read_rows(tmp_path / "after", "paper")] == [survivor]
+    assert after.files["paper"]["rows"] == 1
+
+    delivered = deliver.to_database(engine, target_url)
+    assert delivered.removed == 1
+    warehouse = create_engine(target_url)
+    assert dump_records(warehouse) == dump_records(engine)  # one paper, every authorship on it
+    warehouse.dispose()
+
+
+def read_rows(directory, name) -> list[dict]:
+    return [json.loads(line) for line in (directory / f"{name}.jsonl").read_text().splitlines()]

@@ -11,13 +11,14 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from ingest.records import AuthorRecord, Observation, PaperRecord
 from ingest.store import Author, Authorship, AuthorSnapshot, Page, Paper, RunCounts, make_engine
 from ingest.store import load as loader
 from ingest.store.load import ProfileLoad, load_profiles
 from ingest.store.pages import PageState
+from ingest.store.tables import Change
 from tests.dbutil import count, dump_records, rows
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -111,6 +112,28 @@ def test_within_one_batch_records_sharing_any_key_merge(engine):
     (row,) = rows(engine, Paper)
     assert row.arxiv_id == "1904.00962"
     assert count(engine, Authorship) == 1
+
+
+def test_two_rows_a_paper_shows_to_be_one_merge_into_the_row_its_strongest_key_found(engine):
+    """Loaded apart (an arXiv listing, a DOI listing under another title), then a page shows both ids."""
+    load(engine, profile(author("1"), [paper("Adam: a method", arxiv_id="1412.6980", abstract=None)]))
+    load(engine, profile(author("2"), [paper("Adam (journal version)", doi="10.1/adam", abstract="Kept.")]))
+    survivor, gone = (r.id for r in rows(engine, Paper))
+    load(engine, profile(author("3"), [paper("Adam", arxiv_id="1412.6980", doi="10.1/adam", abstract=None)]))
+    (row,) = rows(engine, Paper)  # the merged row's abstract fills the survivor's gap
+    assert (row.id, row.arxiv_id, row.doi, row.abstract) == (survivor, "1412.6980", "10.1/adam", "Kept.")
+    assert sorted(r.paper_id for r in rows(engine, Authorship)) == [survivor] * 3  # every author on the survivor
+    with engine.connect() as conn:
+        (merge,) = conn.execute(select(Change.__table__).where(Change.op == "merge")).all()
+    assert (merge.record, merge.record_id, merge.merged_into) == ("paper", gone, survivor)
+
+
+def test_an_author_listing_both_rows_of_a_merge_keeps_one_authorship(engine):
+    load(engine, profile(author("1"), [paper("Adam: a method", arxiv_id="1412.6980"),
+                                       paper("Adam (journal version)", doi="10.1/adam")]))
+    load(engine, profile(author("1"), [paper("Adam", arxiv_id="1412.6980", doi="10.1/adam")]))
+    (row,) = rows(engine, Paper)
+    assert [(r.paper_id, r.removed_at) for r in rows(engine, Authorship)] == [(row.id, None)]
 
 
 def test_a_known_value_is_never_replaced_by_an_empty_one(engine):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, String, Table, create_engine, delete, select
 
-from ingest.export import EXPORTED, Manifest, export, record_batches, snapshot
+from ingest.export import Manifest, export, record_batches, snapshot
 from ingest.store import bulk, changes
 from ingest.store.tables import RECORD_TABLES, utcnow
 
@@ -57,13 +57,14 @@ def to_database(engine: Engine, target_url: str, source: str = "ingest") -> Deli
         with target.begin() as out, snapshot(engine) as conn:
             since = out.scalar(select(TARGET_CURSOR.c.cursor).where(TARGET_CURSOR.c.source == source))
             upto = changes.newest(conn)
+            # Removals first: a merged row's keys must be free before its survivor takes them.
+            removed = _remove(conn, out, tables, since, upto) if since is not None else 0
             rows = {}
             for table in tables:  # parents first: authorships and snapshots reference authors and papers
                 rows[table.name] = 0
                 for batch in record_batches(conn, table, since, upto):
                     bulk.upsert(out, table, batch, keys=("id",))
                     rows[table.name] += len(batch)
-            removed = _remove(conn, out, since, upto) if since is not None else 0
             bulk.upsert(out, TARGET_CURSOR, [{"source": source, "cursor": upto, "delivered_at": utcnow()}],
                         keys=("source",))
         return Delivered(since, upto, rows, removed)
@@ -71,16 +72,20 @@ def to_database(engine: Engine, target_url: str, source: str = "ingest") -> Deli
         target.dispose()
 
 
-def _remove(conn, out, since: int, upto: int) -> int:
-    """Delete in the target the records deleted (or merged into another) since the cursor, children first."""
-    by_table = {model.__tablename__: model.__table__ for model in RECORD_TABLES}
+def _remove(conn, out, tables: list[Table], since: int, upto: int) -> int:
+    """Delete in the target the records deleted (or merged into another) since the cursor, and the target's
+    rows that reference them: those the source kept (an authorship moved to a merge's survivor) changed with
+    it, and come back with the upserts."""
     gone: dict[str, set[int]] = {}
     for batch in record_batches(conn, changes.CHANGES, since, upto):
         for event in batch:
             if event["op"] in ("delete", "merge"):
                 gone.setdefault(event["record"], set()).add(event["record_id"])
     removed = 0
-    for name in reversed([model.__tablename__ for model in EXPORTED if model.__tablename__ in gone]):
-        table = by_table[name]
-        removed += out.execute(delete(table).where(table.c.id.in_(sorted(gone[name])))).rowcount
+    for table in reversed(tables):  # children first
+        for key in table.foreign_keys:
+            if ids := gone.get(key.column.table.name):
+                out.execute(delete(table).where(key.parent.in_(sorted(ids))))
+        if ids := gone.get(table.name):
+            removed += out.execute(delete(table).where(table.c.id.in_(sorted(ids)))).rowcount
     return removed

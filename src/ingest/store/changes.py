@@ -40,6 +40,15 @@ def seal(conn: Connection, now: datetime) -> int:
     return conn.execute(insert(CHANGES).from_select([*_FIELDS, "changed_at"], source)).rowcount
 
 
+def note_merge(conn: Connection, record: str, old_id: int, into_id: int, now: datetime) -> None:
+    """Record that record `old_id` merged into `into_id` (its row is then deleted, which records itself)."""
+    event = {"record": record, "record_id": old_id, "op": "merge", "merged_into": into_id}
+    if conn.dialect.name == "postgresql":
+        conn.execute(insert(PENDING).values(event))
+    else:
+        conn.execute(insert(CHANGES).values(event | {"changed_at": now}))
+
+
 def newest(conn: Connection) -> int:
     """The sequence number of the newest committed change (0 when there is none): a cursor."""
     return conn.scalar(select(CHANGES.c.seq).order_by(CHANGES.c.seq.desc()).limit(1)) or 0

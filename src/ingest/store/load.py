@@ -113,7 +113,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
                 if first_seen[group] is None or observed_at < first_seen[group]:
                     first_seen[group] = observed_at
     author_ids = _load_authors(conn, listings, counts)
-    paper_ids = _load_papers(conn, papers, first_seen, counts)
+    paper_ids = _load_papers(conn, papers, first_seen, counts, now)
     record_paper_ids = [paper_ids[group] for group in group_of]
     authorships: list[_Authorships] = []
     for listing in listings:
@@ -235,16 +235,12 @@ def _paper_rows(conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
     return {row.id: row for row in conn.execute(stmt)}
 
 
-def _row_keys(row) -> list[dedupe.Key]:
-    return [(kind.name, value) for kind in dedupe.KEY_KINDS if (value := getattr(row, kind.column))]
-
-
 def _row_record(row) -> PaperRecord:
     return construct(PaperRecord, {name: getattr(row, name) for name in _PAPER_FIELDS})  # typed by its columns
 
 
-def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[datetime], counts: RunCounts
-                 ) -> list[int]:
+def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[datetime], counts: RunCounts,
+                 now: datetime) -> list[int]:
     """Insert or update each merged paper (first seen at `first_seen` of it); returns their ids in order."""
     keys = [dedupe.paper_keys(paper) for paper in papers]
     found_ids = _find_papers(conn, (key for paper_keys in keys for key in paper_keys))
@@ -253,27 +249,32 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
     ids: list[int | None] = []
     new_rows: list[tuple] = []
     changed = []
+    merged_into: dict[int, int] = {}  # a row found to be the same paper as another -> the row it merges into
     for paper, paper_keys, seen_at in zip(papers, keys, first_seen):
-        matches = [found[k] for k in paper_keys if k in found]  # strongest key first
+        matched = (rows[_survivor(merged_into, found[k].id)] for k in paper_keys if k in found)
+        matches = list({row.id: row for row in matched}.values())  # strongest key first
         if not matches:
             ids.append(None)
             new_rows.append((*_PAPER_VALUES(paper), paper_keys[-1][1], seen_at))  # title key last
             continue
-        # Matched by its strongest key; keys owned by another matched row stay as they are.
-        row = matches[0]
+        # Matched by its strongest key. Rows matched by its other keys are the same paper: they merge into it
+        # (their values fill its gaps, its own win), and their keys become its.
+        row, others = matches[0], matches[1:]
         ids.append(row.id)
-        merged = dedupe.merge_papers(_row_record(row), paper)
+        known = _row_record(row)
+        for other in others:
+            merged_into[other.id] = row.id
+            known = dedupe.merge_papers(_row_record(other), known)
+        merged = dedupe.merge_papers(known, paper)
         values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged)}
-        taken = {k for other in matches if other.id != row.id for k in _row_keys(other)}
-        for kind in dedupe.KEY_KINDS:
-            if (kind.name, values[kind.column]) in taken:
-                values[kind.column] = getattr(row, kind.column)
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
         if diff:
             changed.append(diff | {"_id": row.id})
+    _merge_rows(conn, merged_into, now)  # first: the merged rows' keys must be free before their survivors take them
     new_rows.sort(key=itemgetter(_TITLE_KEY_INDEX))  # key order, as for authors
     inserted = bulk.insert_many(conn, PAPERS, _PAPER_COLUMNS, new_rows)
     bulk.update_by_id(conn, PAPERS, changed)
+    counts.papers_updated += len(merged_into)
     counts.papers_inserted += inserted
     counts.papers_updated += len(changed)
     missing = [i for i, paper_id in enumerate(ids) if paper_id is None]
@@ -288,6 +289,25 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
         for i in missing:
             ids[i] = next(found_ids[k] for k in keys[i] if k in found_ids)
     return ids  # type: ignore[return-value]
+
+
+def _survivor(merged_into: dict[int, int], paper_id: int) -> int:
+    """The row `paper_id` is now: itself, or the row it merged into (which may have merged on in turn)."""
+    while paper_id in merged_into:
+        paper_id = merged_into[paper_id]
+    return paper_id
+
+
+def _merge_rows(conn: Connection, merged_into: dict[int, int], now: datetime) -> None:
+    """Merge each paper row into the one it is the same paper as: its authorships move there (an author linked
+    to both keeps the survivor's), the feed records the merge (old id -> surviving id), the row goes."""
+    for old in sorted(merged_into):
+        into = _survivor(merged_into, old)
+        both = select(AUTHORSHIPS.c.author_id).where(AUTHORSHIPS.c.paper_id == into).scalar_subquery()
+        conn.execute(AUTHORSHIPS.delete().where(AUTHORSHIPS.c.paper_id == old, AUTHORSHIPS.c.author_id.in_(both)))
+        conn.execute(AUTHORSHIPS.update().where(AUTHORSHIPS.c.paper_id == old).values(paper_id=into))
+        changes.note_merge(conn, PAPERS.name, old, into, now)
+        conn.execute(PAPERS.delete().where(PAPERS.c.id == old))
 
 
 # (author id, paper id -> position, complete listing, when the listing was seen)
