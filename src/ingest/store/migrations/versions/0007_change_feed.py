@@ -31,8 +31,7 @@ def upgrade() -> None:
     sa.Column('op', sa.String(length=16), nullable=False),
     sa.Column('merged_into', sa.BigInteger(), nullable=True),
     sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('seq'),
-    sqlite_autoincrement=True,
+    sa.PrimaryKeyConstraint('seq')
     )
     op.create_table('change_pending',
     sa.Column('id', sa.Integer(), nullable=False),
