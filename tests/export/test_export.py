@@ -84,6 +84,10 @@ async def test_parquet_reads_back_with_the_declared_types(site, settings, engine
     assert types["published_on"] == pa.date32() and types["authors"] == pa.list_(pa.string())
     assert types["year"] == pa.int64() and types["first_seen_at"] == pa.timestamp("us", tz="UTC")
     assert types["authors_truncated"] == pa.bool_()
+    schema = record_schemas()["paper"]
+    for row in papers.to_pylist():  # as JSON would carry it: times and dates as ISO strings, objects parsed
+        jsonschema.validate({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}
+                            | {"source_fields": json.loads(row["source_fields"])}, schema)
     got = {row["id"]: row for row in papers.to_pylist()}
     for paper_id, row in table_rows(engine)["paper"].items():
         exported = got[paper_id]
