@@ -16,6 +16,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags, FlowFilter, FlowFilterName
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
+from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
 
@@ -99,8 +100,19 @@ def serve(specs: list[DeploymentSpec], config: str | None, export: ScheduleSetti
     prefect_serve(*deployments, print_starting_message=False)
 
 
+class MissingWorkPool(LookupError):
+    pass
+
+
 async def deploy(specs: list[DeploymentSpec], pool: str) -> list[str]:
-    """Register the deployments on work pool `pool`; returns their full names."""
+    """Register the deployments on work pool `pool`; returns their full names. Raises `MissingWorkPool` first
+    when there is no such pool (moving existing deployments to one would fail on the server, half-way)."""
+    async with get_client() as client:
+        try:
+            await client.read_work_pool(pool)
+        except ObjectNotFound:
+            raise MissingWorkPool(f'Work pool "{pool}" not found: create it with '
+                                  f"`prefect work-pool create {pool} --type process`") from None
     tag = pool_tag(pool)
     deployments = build(specs, tag)
     await prune(tag, {(refresh_profiles.name, d.name) for d in deployments})

@@ -147,11 +147,24 @@ def test_deploy_without_a_prefect_server_exits_2(tmp_path):
     assert result.returncode == 2 and "set PREFECT_API_URL" in result.stderr
 
 
-def test_deploy_to_a_missing_work_pool_exits_2_naming_it(prefect_api, tmp_path):
+async def test_deploy_to_a_missing_work_pool_exits_2_naming_it_even_over_existing_deployments(prefect_api,
+                                                                                             tmp_path):
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    pool = f"test-{uuid.uuid4().hex[:8]}"
+    async with get_client() as client:
+        await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     config = write_groups(tmp_path / "c.toml", "sqlite:///x.db", "http://127.0.0.1:1/sitemap.xml", "daily")
-    result = subprocess.run([INGEST, "deploy", "--pool", "no-such-pool", "--config", str(config)], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and 'Work pool "no-such-pool" not found' in " ".join(result.stderr.split())
+
+    def deploy(to: str) -> subprocess.CompletedProcess:
+        return subprocess.run([INGEST, "deploy", "--pool", to, "--config", str(config)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+
+    assert deploy(pool).returncode == 0  # the group's deployment exists: moving it to a missing pool was a 500
+    result = deploy("no-such-pool")
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2 and 'Work pool "no-such-pool" not found' in message, result.stderr
+    assert "prefect work-pool create no-such-pool" in message and "Traceback" not in result.stderr
 
 
 @pytest.mark.postgres

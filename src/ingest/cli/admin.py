@@ -81,6 +81,7 @@ def deploy(
     from prefect.deployments.runner import DeploymentApplyError
     from prefect.settings import PREFECT_API_URL
 
+    from ingest.flows.deployments import MissingWorkPool
     from ingest.flows.deployments import deploy as deploy_specs
 
     if not PREFECT_API_URL.value():
@@ -88,7 +89,9 @@ def deploy(
                         "http://127.0.0.1:4200/api")
     try:
         names = asyncio.run(deploy_specs(specs, pool))
-    except DeploymentApplyError as exc:  # e.g. no such work pool
+    except MissingWorkPool as exc:
+        raise UserError(str(exc)) from None
+    except DeploymentApplyError as exc:
         raise UserError(f"cannot deploy to work pool {pool!r}: {exc}") from None
     for name in names:
         console.print(f"deployed {name} on work pool {pool}", markup=False)
