@@ -1,4 +1,5 @@
-"""Failpoints: INGEST_FAILPOINT=name[:n] kills the process at the n-th pass of that point, and only there."""
+"""Failpoints: INGEST_FAILPOINT=name[:n] kills the process at the n-th pass of that point, and only there;
+name:pause=S makes every pass of it wait."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ def test_other_points_and_unset_do_nothing(spec):
     result = passes(spec)
     assert result.returncode == 0 and result.stdout.split() == ["0", "1", "2", "3"]
 
+
+def test_a_pause_makes_every_pass_wait_and_kills_nothing():
+    import time
+
+    started = time.monotonic()
+    result = passes("p:pause=0.3")
+    assert result.returncode == 0 and result.stdout.split() == ["0", "1", "2", "3"]
+    assert time.monotonic() - started >= 1.2  # four passes
 
 
 def test_a_point_passed_in_a_worker_process_kills_its_run_too():

@@ -86,11 +86,15 @@ def test_a_signal_mid_run_stops_it_within_seconds_and_a_rerun_completes_it(prefe
 
 
 def test_a_second_ctrl_c_stops_at_once_and_a_rerun_still_completes(prefect_api, tmp_path):
-    corpus = Corpus(2000)  # still writing when the second Ctrl-C comes, 0.2 s after the first
+    corpus = Corpus(2000)
     database = f"sqlite:///{tmp_path / 'x.db'}"
+    # Every batch's write takes 30 s, so the first Ctrl-C finds one under way and waits for it; the second, 0.2 s
+    # later, must not.
+    slow_writes = {"INGEST_DATABASE_URL": database, "INGEST_FAILPOINT": "load_before_commit:pause=30"}
     with serve_in_thread(Site(corpus)) as base:
-        run = start(["run", "--sitemap", f"{base}/sitemap.xml"], tmp_path, {"INGEST_DATABASE_URL": database})
+        run = start(["run", "--sitemap", f"{base}/sitemap.xml"], tmp_path, slow_writes)
         wait_for_progress(run, tmp_path / "stderr.log")
+        time.sleep(5)  # the first batches fetched (under a second on loopback) and their writes begun
         code, seconds, _ = stop(run, signal.SIGINT, signal.SIGINT)
         assert code == 130 and seconds < STOPPED_WITHIN_S
         assert "stopped at once" in (tmp_path / "stderr.log").read_text()
