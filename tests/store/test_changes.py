@@ -20,7 +20,7 @@ from tests.store.test_load import T0, author, load, paper, profile
 
 def events(engine, after: int = 0) -> list[tuple[str, str]]:
     with engine.connect() as conn:
-        return [(c.record, c.op) for batch in feed.since(conn, after, feed.newest(conn)) for c in batch]
+        return [(c.record, c.op) for c in conn.execute(feed.between(after, feed.newest(conn)))]
 
 
 def test_a_load_numbers_each_new_row_and_an_unchanged_load_adds_nothing(engine):
@@ -130,8 +130,7 @@ def test_a_reader_pulling_while_two_writers_commit_out_of_order_sees_every_chang
             finished = done.is_set()
             with engine.connect() as conn:
                 upto = feed.newest(conn)
-                for batch in feed.since(conn, cursor, upto):
-                    seen.extend(c.record_id for c in batch if c.record == "author")
+                seen.extend(c.record_id for c in conn.execute(feed.between(cursor, upto)) if c.record == "author")
             cursor = upto
             if finished:
                 return

@@ -26,7 +26,6 @@ from ingest.store.tables import RECORD_TABLES, Change, utcnow
 BATCH = 5_000
 EXPORTED = (*RECORD_TABLES, Change)  # the change events are a file like the records
 MANIFEST = "manifest.json"
-EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 
 
 @dataclass(slots=True)
@@ -53,7 +52,7 @@ def export(engine: Engine, out: Path, fmt: str, since: int | None = None) -> Man
         manifest = Manifest(fmt, since, upto, utcnow().isoformat())
         for model in EXPORTED:
             table: Table = model.__table__
-            name = f"{table.name}.{EXTENSIONS[fmt]}"
+            name = f"{table.name}.{fmt}"
             partial = out / f".{name}.partial"
             writer = open_writer(fmt, partial, table, model)
             try:
@@ -86,15 +85,15 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
 def record_batches(conn: Connection, table: Table, since: int | None, upto: int) -> Iterator[list[dict]]:
     """`table`'s rows to export, in batches: all of them (`since` None), or those changed after `since` up to
     `upto`, as they are now; of the change table, its events in that range (none for a full export)."""
-    feed = changes.CHANGES
     if since is None:
-        if table is feed:  # a full export is the state itself: the events before it are history
+        if table is changes.CHANGES:  # a full export is the state itself: the events before it are history
             return
         query = select(table).order_by(table.c.id)
-    elif table is feed:
-        query = select(feed).where(feed.c.seq > since, feed.c.seq <= upto).order_by(feed.c.seq)
+    elif table is changes.CHANGES:
+        query = changes.between(since, upto)
     else:
-        changed = select(feed.c.record_id).where(feed.c.record == table.name, feed.c.seq > since, feed.c.seq <= upto)
+        events = changes.between(since, upto).subquery()
+        changed = select(events.c.record_id).where(events.c.record == table.name)
         query = select(table).where(table.c.id.in_(changed)).order_by(table.c.id)
     result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
     for rows in result.mappings().partitions():

@@ -14,10 +14,9 @@ are committed pending rows; the next `seal` numbers them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, delete, insert, literal, select, text
+from sqlalchemy import Connection, Select, Table, delete, insert, literal, select, text
 
 from ingest.store.tables import Authorship, Change, ChangePending, RECORD_TABLES
 
@@ -54,15 +53,9 @@ def newest(conn: Connection) -> int:
     return conn.scalar(select(CHANGES.c.seq).order_by(CHANGES.c.seq.desc()).limit(1)) or 0
 
 
-def since(conn: Connection, cursor: int, upto: int, batch: int = 10_000) -> Iterator[list]:
-    """The changes after `cursor` up to and including `upto`, in order, in batches."""
-    while cursor < upto:
-        rows = conn.execute(select(CHANGES).where(CHANGES.c.seq > cursor, CHANGES.c.seq <= upto)
-                            .order_by(CHANGES.c.seq).limit(batch)).all()
-        if not rows:
-            return
-        yield rows
-        cursor = rows[-1].seq
+def between(cursor: int, upto: int) -> Select:
+    """The changes after `cursor` up to and including `upto`, in order."""
+    return select(CHANGES).where(CHANGES.c.seq > cursor, CHANGES.c.seq <= upto).order_by(CHANGES.c.seq)
 
 
 # -- the triggers -------------------------------------------------------------------------------
