@@ -128,6 +128,17 @@ def test_two_rows_a_paper_shows_to_be_one_merge_into_the_row_its_strongest_key_f
     assert (merge.record, merge.record_id, merge.merged_into) == ("paper", gone, survivor)
 
 
+def test_a_row_one_paper_of_a_batch_updates_and_another_merges_away_passes_it_all_to_the_survivor(engine):
+    load(engine, profile(author("1"), [paper("Alpha", doi="10.1/a", abstract=None)]))
+    load(engine, profile(author("2"), [paper("Beta", arxiv_id="2001.00001", abstract=None)]))
+    survivor = next(r.id for r in rows(engine, Paper) if r.arxiv_id)
+    load(engine, profile(author("3"), [paper("Alpha", abstract="From three.")]),  # found by its title: Alpha's row
+         profile(author("4"), [paper("Gamma", arxiv_id="2001.00001", doi="10.1/a", abstract=None)]))  # both rows
+    (row,) = rows(engine, Paper)
+    assert (row.id, row.doi, row.abstract) == (survivor, "10.1/a", "From three.")
+    assert sorted(r.paper_id for r in rows(engine, Authorship)) == [survivor] * 4
+
+
 def test_an_author_listing_both_rows_of_a_merge_keeps_one_authorship(engine):
     load(engine, profile(author("1"), [paper("Adam: a method", arxiv_id="1412.6980"),
                                        paper("Adam (journal version)", doi="10.1/adam")]))

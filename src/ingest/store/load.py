@@ -235,8 +235,10 @@ def _paper_rows(conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
     return {row.id: row for row in conn.execute(stmt)}
 
 
-def _row_record(row) -> PaperRecord:
-    return construct(PaperRecord, {name: getattr(row, name) for name in _PAPER_FIELDS})  # typed by its columns
+def _row_record(row, changed: dict | None = None) -> PaperRecord:
+    """The paper a row holds (with `changed` values over its own): typed by its columns."""
+    changed = changed or {}
+    return construct(PaperRecord, {name: changed.get(name, getattr(row, name)) for name in _PAPER_FIELDS})
 
 
 def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[datetime], counts: RunCounts,
@@ -248,7 +250,7 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
     found = {key: rows[paper_id] for key, paper_id in found_ids.items()}
     ids: list[int | None] = []
     new_rows: list[tuple] = []
-    changed = []
+    updates: dict[int, dict] = {}  # row id -> its changed values, as the batch's papers leave them
     merged_into: dict[int, int] = {}  # a row found to be the same paper as another -> the row it merges into
     for paper, paper_keys, seen_at in zip(papers, keys, first_seen):
         matched = (rows[_survivor(merged_into, found[k].id)] for k in paper_keys if k in found)
@@ -258,25 +260,25 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
             new_rows.append((*_PAPER_VALUES(paper), paper_keys[-1][1], seen_at))  # title key last
             continue
         # Matched by its strongest key. Rows matched by its other keys are the same paper: they merge into it
-        # (their values fill its gaps, its own win), and their keys become its.
+        # (their values, with what this batch gave them, fill its gaps; its own win), and their keys become its.
         row, others = matches[0], matches[1:]
         ids.append(row.id)
-        known = _row_record(row)
+        known = _row_record(row, updates.get(row.id))
         for other in others:
             merged_into[other.id] = row.id
-            known = dedupe.merge_papers(_row_record(other), known)
+            known = dedupe.merge_papers(_row_record(other, updates.pop(other.id, None)), known)
         merged = dedupe.merge_papers(known, paper)
         values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged)}
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
         if diff:
-            changed.append(diff | {"_id": row.id})
+            updates[row.id] = diff
     _merge_rows(conn, merged_into, now)  # first: the merged rows' keys must be free before their survivors take them
+    ids = [None if paper_id is None else _survivor(merged_into, paper_id) for paper_id in ids]
     new_rows.sort(key=itemgetter(_TITLE_KEY_INDEX))  # key order, as for authors
     inserted = bulk.insert_many(conn, PAPERS, _PAPER_COLUMNS, new_rows)
-    bulk.update_by_id(conn, PAPERS, changed)
-    counts.papers_updated += len(merged_into)
+    bulk.update_by_id(conn, PAPERS, [diff | {"_id": row_id} for row_id, diff in updates.items()])
     counts.papers_inserted += inserted
-    counts.papers_updated += len(changed)
+    counts.papers_updated += len(updates) + len(merged_into)
     missing = [i for i, paper_id in enumerate(ids) if paper_id is None]
     if len(missing) == inserted:  # all ours: found by title key
         titles = [keys[i][-1][1] for i in missing]
