@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, String, Table, create_engine, delete, select
+from sqlmodel import SQLModel
 
 from ingest.export import Manifest, export, record_batches, snapshot
 from ingest.store import bulk, changes
@@ -53,7 +54,7 @@ def to_database(engine: Engine, target_url: str, source: str = "ingest") -> Deli
     try:
         tables = [model.__table__ for model in RECORD_TABLES]
         _TARGET.create_all(target)
-        tables[0].metadata.create_all(target, tables=tables)
+        SQLModel.metadata.create_all(target, tables=tables)
         with target.begin() as out, snapshot(engine) as conn:
             since = out.scalar(select(TARGET_CURSOR.c.cursor).where(TARGET_CURSOR.c.source == source))
             upto = changes.newest(conn)
