@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -210,6 +210,10 @@ def valid_database_url(value: str) -> str:
     return value
 
 
+ExportFormat = Literal["jsonl", "csv", "parquet"]
+EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
+
+
 class ExportSettings(BaseModel):
     """Where the scheduled export (`flows/export_changes.py`) delivers the changes since its last delivery."""
 
@@ -217,7 +221,7 @@ class ExportSettings(BaseModel):
 
     directory: str | None = Field(None, description="Write the changes here: a subdirectory per delivery "
                                   "(full, after-CURSOR) and cursor.json, moved once the files are complete.")
-    format: Literal["jsonl", "csv", "parquet"] = "jsonl"
+    format: ExportFormat = "jsonl"
     database_url: str | None = Field(None, repr=False, description="Load the changes into this database by primary "
                                      "key, its cursor kept there (table ingest_export_cursor).")
     schedule: ScheduleSettings | None = Field(None, description="When `ingest serve` runs it; none: when triggered.")

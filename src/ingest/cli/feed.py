@@ -11,12 +11,10 @@ import typer
 from rich.table import Table
 
 from ingest.cli.app import ConfigOption, DatabaseOption, UserError, app, console, engine, options, settings
+from ingest.config import EXPORT_FORMATS
 
 
-class Format(str, Enum):
-    jsonl = "jsonl"
-    csv = "csv"
-    parquet = "parquet"
+Format = Enum("Format", {name: name for name in EXPORT_FORMATS}, type=str)  # as choices
 
 
 def cursor_of(since: str | None) -> int | None:

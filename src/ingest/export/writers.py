@@ -17,7 +17,9 @@ from typing import Any, Protocol, get_args, get_origin
 import orjson
 from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Integer, Table, TypeDecorator
 
-FORMATS = ("jsonl", "csv", "parquet")
+from ingest.config import EXPORT_FORMATS
+
+FORMATS = EXPORT_FORMATS
 _JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z  # SQLite gives times back naive (they are UTC)
 
 
