@@ -17,6 +17,7 @@ from ingest.config import (
     ConfigError,
     HostPolitenessSettings,
     HttpSettings,
+    OpenalexSettings,
     ProfilesSettings,
     Settings,
     find_config,
@@ -182,6 +183,8 @@ def test_the_example_file_lists_every_key_with_its_default():
     assert set(example["profiles"]) == set(ProfilesSettings.model_fields) - {"source", "registry"}
     assert all(f"# {key} = " in EXAMPLE.read_text(encoding="utf-8") for key in ("source", "registry"))
     assert set(example["export"]) == {"format"}  # the rest default to None, shown commented out
+    assert example["openalex"] == {} and all(f"# {key} = " in EXAMPLE.read_text(encoding="utf-8")
+                                             for key in OpenalexSettings.model_fields)
     assert all(f"# {key} = " in EXAMPLE.read_text(encoding="utf-8") for key in ("directory", "database_url", "schedule"))
     settings, defaults = load_settings(EXAMPLE), Settings()
     assert settings.model_dump(exclude={"profiles"}) == defaults.model_dump(exclude={"profiles"})

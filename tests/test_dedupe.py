@@ -12,6 +12,7 @@ from ingest.dedupe import (
     KEY_KINDS,
     TITLE_KEY_MAX,
     _group_transitively,
+    arxiv_id_of_doi,
     canonical,
     group_papers,
     merge_papers,
@@ -117,6 +118,17 @@ def test_doi_drops_its_resolver_prefix_and_case(raw):
 def test_canonical_normalises_both_external_ids():
     record = canonical(PaperRecord(title=TITLE, arxiv_id="2306.13239v2", doi="https://doi.org/10.1/ABC"))
     assert (record.arxiv_id, record.doi) == ("2306.13239", "10.1/abc")
+
+
+def test_an_arxiv_doi_is_the_arxiv_id_and_leaves_doi_to_the_publisher():
+    preprint = canonical(PaperRecord(title=TITLE, doi="https://doi.org/10.48550/arXiv.2003.00295"))
+    assert (preprint.arxiv_id, preprint.doi) == ("2003.00295", None)
+    published = canonical(PaperRecord(title=TITLE, arxiv_id="2003.00295v2", doi="10.48550/ARXIV.2003.00295"))
+    assert (published.arxiv_id, published.doi) == ("2003.00295", None)
+    merged, group_of = group_papers([preprint, canonical(PaperRecord(title=TITLE, arxiv_id="2003.00295",
+                                                                     doi="10.5555/journal.1"))])
+    assert group_of == [0, 0] and (merged[0].arxiv_id, merged[0].doi) == ("2003.00295", "10.5555/journal.1")
+    assert arxiv_id_of_doi("10.1145/2795233") is None
 
 
 def test_canonical_returns_an_already_canonical_record_unchanged():

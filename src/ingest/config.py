@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -156,6 +156,18 @@ class GscholarSettings(BaseModel):
                           "all a robots.txt-abiding client sees).")
 
 
+class OpenalexSettings(BaseModel):
+    """OpenAlex's API: who we are (its polite pool) and, where the user has one, the API key. Both are sent as
+    query parameters of each request, never written into stored URLs; the key is masked in logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mailto: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$", description="A contact address: OpenAlex "
+                               "serves clients that give one from its faster, more reliable polite pool.")
+    api_key: SecretStr | None = Field(None, description="An OpenAlex API key (better set by INGEST_OPENALEX__API_KEY "
+                                      "than written in a file).")
+
+
 class BlocksSettings(BaseModel):
     """What a run does when a site blocks it (sources that declare `bans_host`), or a profile shrinks suddenly."""
 
@@ -263,6 +275,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     gscholar: GscholarSettings = Field(default_factory=GscholarSettings)
+    openalex: OpenalexSettings = Field(default_factory=OpenalexSettings)
     blocks: BlocksSettings = Field(default_factory=BlocksSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     allowed_hosts: list[str] = Field(

@@ -69,10 +69,23 @@ def normalise_doi(doi: str) -> str:
     return doi
 
 
+ARXIV_DOI_PREFIX = "10.48550/arxiv."  # the DOI arXiv gives every paper: its arXiv id, spelled as a DOI
+
+
+def arxiv_id_of_doi(doi: str) -> str | None:
+    """The arXiv id an arXiv DOI spells ('10.48550/arXiv.2003.00295' -> '2003.00295'); None for another DOI."""
+    doi = normalise_doi(doi)
+    return normalise_arxiv_id(doi.removeprefix(ARXIV_DOI_PREFIX)) if doi.startswith(ARXIV_DOI_PREFIX) else None
+
+
 def canonical(paper: PaperRecord) -> PaperRecord:
-    """The record with its external ids in canonical form, so equal ids compare equal."""
+    """The record with its external ids in canonical form, so equal ids compare equal. An arXiv DOI is the arXiv
+    id under another name: it becomes the arXiv id, and `doi` is left for the publisher's DOI, so a source giving
+    the arXiv DOI and one giving the journal's do not flip the paper's DOI between them."""
     arxiv = normalise_arxiv_id(paper.arxiv_id) if paper.arxiv_id else None
     doi = normalise_doi(paper.doi) if paper.doi else None
+    if doi and (from_doi := arxiv_id_of_doi(doi)):
+        arxiv, doi = arxiv or from_doi, None
     if arxiv == paper.arxiv_id and doi == paper.doi:
         return paper
     return paper.model_copy(update={"arxiv_id": arxiv, "doi": doi})

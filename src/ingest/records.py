@@ -18,6 +18,9 @@ M = TypeVar("M", bound=SQLModel)
 # A source field named `<metric>_per_year`, holding {"YEAR": value}, is a yearly series (Scholar's citations per
 # year): the store keeps it as yearly observations of the author (`author_yearly`), so one page gives a history.
 YEARLY_SUFFIX = "_per_year"
+# A source field named `counts_by_year`, holding {"YEAR": {metric: value}}, is several yearly series at once
+# (OpenAlex's works and citations per year), kept the same way.
+YEARLY_TABLE = "counts_by_year"
 
 
 class AuthorMetrics(SQLModel):
@@ -72,7 +75,7 @@ class Observation:
     body_sha256: str
     author: AuthorRecord | None  # None for a page of rows only (a listing's later pages on some sources)
     papers: list[PaperRecord]
-    first_position: int  # position of papers[0] in the whole profile listing, from 1
+    first_position: int | None  # position of papers[0] in the whole listing, from 1; None: after the page before
     next_url: str | None
     expected_papers: int | None = None  # how many papers the whole listing holds, where the page says so
 

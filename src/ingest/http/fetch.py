@@ -150,18 +150,20 @@ class Fetcher:
 
     async def get(self, url: str, known: Validators | None = None, *,
                   content_types: tuple[str, ...] | None = None,
-                  is_block: Callable[[str], bool] | None = None, block_statuses: tuple[int, ...] = ()) -> Fetched:
+                  is_block: Callable[[str], bool] | None = None, block_statuses: tuple[int, ...] = (),
+                  params: dict[str, str] | None = None) -> Fetched:
         """GET `url`, retrying transient failures; conditional when `known` has validators. With `content_types`,
         an answer of another media type is refused (`content_type`). A redirect to a URL `is_block` names (a
         CAPTCHA or sign-in page) is not followed, and a status in `block_statuses` not retried: both raise
-        `blocked`."""
+        `blocked`. `params` go with the request to `url`'s host (not to other hosts it redirects to) and into
+        no URL we keep: credentials."""
         self._check_host(url)
         return await self._fetch(url, known, content_types, obey_robots=self.settings.obey_robots_txt,
-                                 is_block=is_block, block_statuses=block_statuses)
+                                 is_block=is_block, block_statuses=block_statuses, params=params)
 
     async def _fetch(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None, *,
                      obey_robots: bool, is_block: Callable[[str], bool] | None = None,
-                     block_statuses: tuple[int, ...] = ()) -> Fetched:
+                     block_statuses: tuple[int, ...] = (), params: dict[str, str] | None = None) -> Fetched:
         def count_retry(state) -> None:
             self.retries += 1
             log.info("retrying %s after %s (attempt %d)", url, state.outcome.exception(), state.attempt_number)
@@ -177,7 +179,8 @@ class Fetcher:
         try:
             async for attempt in retrying:
                 with attempt:
-                    fetched = await self._get_once(url, known, content_types, obey_robots, is_block, block_statuses)
+                    fetched = await self._get_once(url, known, content_types, obey_robots, is_block, block_statuses,
+                                                   params)
                     failpoint("fetched")
                     return fetched
         except RetryableStatus as exc:
@@ -195,13 +198,14 @@ class Fetcher:
 
     async def _get_once(self, url: str, known: Validators | None, content_types: tuple[str, ...] | None,
                         obey_robots: bool, is_block: Callable[[str], bool] | None,
-                        block_statuses: tuple[int, ...]) -> Fetched:
+                        block_statuses: tuple[int, ...], params: dict[str, str] | None = None) -> Fetched:
         headers = {}
         if known and known.etag:
             headers["If-None-Match"] = known.etag
         if known and known.last_modified:
             headers["If-Modified-Since"] = known.last_modified
         seen = [url]
+        params_host = host_of(url)
         for _ in range(self.settings.max_redirects + 1):
             try:
                 await self._check_address(url)  # every hop: a redirect may lead to another host
@@ -216,7 +220,8 @@ class Fetcher:
                 try:
                     # read_timeout_s bounds each wait for bytes; this bounds a trickle of them.
                     async with asyncio.timeout(self.settings.response_timeout_s):
-                        async with self._client.stream("GET", url, headers=headers) as response:
+                        sent = params if params and host_of(url) == params_host else None
+                        async with self._client.stream("GET", url, headers=headers, params=sent) as response:
                             if response.has_redirect_location:
                                 url = self._redirect_target(url, response, seen, is_block)
                                 continue

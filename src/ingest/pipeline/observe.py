@@ -34,7 +34,7 @@ async def observe(target: str, *, source: str | None = None, origin_url: str | N
         reader = _source(source, origin_url or target)
         http = http or HttpSettings()
         async with Fetcher(http, frozenset({host_of(target)}), politeness=registry.politeness(http)) as fetcher:
-            fetched = await fetcher.get(target, content_types=reader.content_types)
+            fetched = await fetcher.get(target, content_types=reader.content_types, params=reader.request_params())
         return reader.extract(fetched.body, Origin(origin_url or fetched.url, fetched.fetched_at,
                                                    fetched.content_sha256))
     path = Path(target)

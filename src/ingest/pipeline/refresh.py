@@ -208,7 +208,8 @@ class Refresher:
     async def _get(self, source: Source, url: str, known: Row | None = None) -> Fetched:
         validators = Validators(known.etag, known.last_modified, known.content_sha256) if known else None
         return await self.fetcher.get(url, validators, content_types=source.content_types,
-                                      is_block=source.is_block_url, block_statuses=source.block_statuses)
+                                      is_block=source.is_block_url, block_statuses=source.block_statuses,
+                                      params=source.request_params())
 
     async def _trouble(self, source: Source, outcome: ProfileOutcome, url: str, exc: FetchError | ExtractionError,
                        body: bytes | None = None) -> None:

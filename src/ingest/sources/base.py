@@ -71,7 +71,8 @@ class Source(ABC):
       means the host has stopped serving us: the run's circuit breaker for the host trips, and its other
       profiles are skipped until the cool-down (`[blocks]`) has passed. False: a block is one page's problem.
 
-    Methods: `configure` takes the source's own settings section, if it has one; `is_block_url` says whether a
+    Methods: `configure` takes the source's own settings section, if it has one; `request_params` adds
+    credentials to its requests (not to their stored URLs); `is_block_url` says whether a
     redirect target is a block (a CAPTCHA, consent or sign-in page), which is then not followed. `profile`,
     `is_block_url` and `extract` are pure (no I/O); `extract` raises `ExtractionError` (or a subclass:
     `LayoutChanged`, `BlockedPage`) and nothing else when a body cannot be turned into records.
@@ -91,6 +92,11 @@ class Source(ABC):
 
     def configure(self, settings: Settings) -> None:
         """Take the source's settings (its section of the config); by default it has none."""
+
+    def request_params(self) -> dict[str, str]:
+        """Query parameters sent with each request for the source's pages but never part of their URLs, so
+        they are neither stored nor logged: an API key, a contact address. By default none."""
+        return {}
 
     def is_block_url(self, url: str) -> bool:
         """Whether a redirect to `url` means the site blocked the request; by default nothing does."""

@@ -21,7 +21,7 @@ from operator import attrgetter, itemgetter
 from sqlalchemy import Column, Connection, Row, Table, func, select
 
 from ingest import dedupe
-from ingest.records import YEARLY_SUFFIX, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
+from ingest.records import YEARLY_SUFFIX, YEARLY_TABLE, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
 from ingest.store import bulk, changes, pages, quarantine
 from ingest.store.bulk import insert_ignoring_conflicts
 from ingest.store.pages import PageState
@@ -100,10 +100,14 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
     for profile in profiles:
         first = profile.pages[0][1]
         listing = _Listing(first.author, first.observed_at, complete=profile.complete)
+        position = 1
         for _, page in profile.pages:
             start = len(records)
             records += map(dedupe.canonical, page.papers)
-            listing.pages.append((start, len(records), page.first_position, page.observed_at))
+            # A cursor-paged page does not know where it starts: right after the page before it.
+            position = page.first_position if page.first_position is not None else position
+            listing.pages.append((start, len(records), position, page.observed_at))
+            position += len(page.papers)
         listings.append(listing)
     papers, group_of = dedupe.group_papers(records)
     first_seen: list[datetime | None] = [None] * len(papers)
@@ -179,9 +183,16 @@ def _load_yearly(conn: Connection, listings: dict[int, _Listing]) -> None:
 
 
 def yearly_series(author: AuthorRecord) -> dict[str, dict[str, int]]:
-    """The author's yearly series by metric: source fields named `<metric>_per_year`."""
-    return {name.removesuffix(YEARLY_SUFFIX): value for name, value in author.source_fields.items()
-            if name.endswith(YEARLY_SUFFIX) and isinstance(value, dict)}
+    """The author's yearly series by metric: source fields named `<metric>_per_year` ({year: value}), and the
+    columns of a `counts_by_year` table ({year: {metric: value}})."""
+    series = {name.removesuffix(YEARLY_SUFFIX): value for name, value in author.source_fields.items()
+              if name.endswith(YEARLY_SUFFIX) and isinstance(value, dict)}
+    table = author.source_fields.get(YEARLY_TABLE)
+    for year, row in (table.items() if isinstance(table, dict) else ()):
+        for metric, value in (row.items() if isinstance(row, dict) else ()):
+            if value is not None:
+                series.setdefault(metric, {})[year] = value
+    return series
 
 
 def active_authorships(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
