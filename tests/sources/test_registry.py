@@ -9,6 +9,7 @@ import pytest
 from ingest.config import load_settings
 from ingest.http.politeness import Politeness
 from ingest.sources import ProfileRef, Source, UnclaimedURL, UnknownSource, all_sources, get, profile, registry
+from ingest.sources.arxiv import SOURCE as ARXIV
 from ingest.sources.gscholar import SOURCE as GSCHOLAR
 from ingest.sources.openalex import SOURCE as OPENALEX
 from ingest.sources.scholarfeed import SOURCE, ScholarFeed
@@ -46,7 +47,7 @@ SOURCE = Example()
 
 
 def test_the_bundled_sources():
-    assert all_sources() == {"gscholar": GSCHOLAR, "openalex": OPENALEX, "scholarfeed": SOURCE} and get("scholarfeed") is SOURCE
+    assert all_sources() == {"arxiv": ARXIV, "gscholar": GSCHOLAR, "openalex": OPENALEX, "scholarfeed": SOURCE} and get("scholarfeed") is SOURCE
     assert isinstance(SOURCE, Source) and SOURCE.parser_version.startswith("scholarfeed/")
 
 
@@ -59,7 +60,7 @@ def test_a_source_is_a_folder_the_registry_finds_by_looking(tmp_path, monkeypatc
     monkeypatch.setattr(ingest.sources, "__path__", [*ingest.sources.__path__, str(tmp_path)])
     registry.all_sources.cache_clear()
     try:
-        assert list(all_sources()) == ["example", "gscholar", "openalex", "scholarfeed"]
+        assert list(all_sources()) == ["arxiv", "example", "gscholar", "openalex", "scholarfeed"]
         assert profile("https://api.example.org/people/42") == ProfileRef(
             "example", "42", "https://api.example.org/people/42")
         assert registry.politeness(load_settings(None).http)("api.example.org") == Politeness(3.0, 1)
@@ -69,14 +70,14 @@ def test_a_source_is_a_folder_the_registry_finds_by_looking(tmp_path, monkeypatc
 
 
 def test_a_url_no_source_claims_is_an_error_naming_it():
-    with pytest.raises(UnclaimedURL, match=r"http://127\.0\.0\.1/about is not a profile of any source \(gscholar, openalex, scholarfeed\)"):
+    with pytest.raises(UnclaimedURL, match=r"http://127\.0\.0\.1/about is not a profile of any source \(arxiv, gscholar, openalex, scholarfeed\)"):
         profile("http://127.0.0.1/about")
     with pytest.raises(UnclaimedURL, match="is not a scholarfeed profile"):
         profile("https://scholar.google.com/citations?user=abc", "scholarfeed")
 
 
 def test_an_unknown_source_names_the_sources_there_are():
-    with pytest.raises(UnknownSource, match="no source named 'crossref'; sources: gscholar, openalex, scholarfeed"):
+    with pytest.raises(UnknownSource, match="no source named 'crossref'; sources: arxiv, gscholar, openalex, scholarfeed"):
         get("crossref")
 
 
