@@ -220,8 +220,10 @@ class Fetcher:
                 try:
                     # read_timeout_s bounds each wait for bytes; this bounds a trickle of them.
                     async with asyncio.timeout(self.settings.response_timeout_s):
-                        sent = params if params and host_of(url) == params_host else None
-                        async with self._client.stream("GET", url, headers=headers, params=sent) as response:
+                        # Merged into the query by hand: httpx's `params=` would replace the URL's own.
+                        sent = httpx.URL(url).copy_merge_params(params) if params and host_of(url) == params_host \
+                            else url
+                        async with self._client.stream("GET", sent, headers=headers) as response:
                             if response.has_redirect_location:
                                 url = self._redirect_target(url, response, seen, is_block)
                                 continue

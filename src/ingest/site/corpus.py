@@ -7,17 +7,21 @@ so a corpus of thousands of profiles costs little memory until it is served.
 
 from __future__ import annotations
 
+import functools
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.records import AuthorRecord, PaperRecord
+from ingest.records import AuthorRecord, Observation, PaperRecord
 from ingest.site.render import render_paper, render_profile_page
+from ingest.sources.base import Origin
 from ingest.sources.scholarfeed.fields import NAME
 
 SEED_PAGE = Path(__file__).with_name("pages") / "author-1.html"
+SEED_AUTHORS = SEED_PAGE.with_name("seed-authors.json")  # the seed's papers' whole bylines
 SEED_AUTHOR_ID = 1
 FIRST_GENERATED_ID = 1001
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -104,7 +108,9 @@ class Corpus:
                     self.authors[a].papers.append(paper.index)
 
     # -- records ------------------------------------------------------------------------------
-    def paper_record(self, index: int) -> PaperRecord:
+    def paper_record(self, index: int, *, full: bool = False) -> PaperRecord:
+        """The paper as Scholar Feed cards show it (three authors, then "et al."), or `full`: with its whole byline,
+        as the bundled OpenAlex and arXiv APIs give it."""
         paper = self.papers[index]
         rng = random.Random(self.seed * 1_000_003 + index)
         a, b, c = len(_ADJ), len(_NOUN), len(_TOPIC)
@@ -121,8 +127,8 @@ class Corpus:
             title=title,
             year=published.year,
             published_on=published,
-            authors=names[:3],
-            authors_truncated=len(names) > 3,
+            authors=names if full else names[:3],
+            authors_truncated=not full and len(names) > 3,
             abstract=abstract,
             # Synthetic ids in arXiv's yymm.number shape; the number is unique per paper.
             arxiv_id=f"{published:%y%m}.{90000 + index}",
@@ -133,6 +139,35 @@ class Corpus:
                 "orgs": rng.sample(_ORGS, rng.choice((0, 0, 1, 2))),
             }},
         )
+
+    @functools.cached_property
+    def _seed(self) -> Observation:
+        from ingest.sources.scholarfeed.extract import extract  # the seed page's records are what it shows
+
+        body = self._seed_html.encode()
+        return extract(body, Origin.of(f"https://scholarfeed.org/author/{SEED_AUTHOR_ID}", body, EPOCH))
+
+    @functools.cached_property
+    def seed_papers(self) -> list[PaperRecord]:
+        """The seed author's papers as its page shows them, with the whole byline where `SEED_AUTHORS` has it."""
+        full = json.loads(SEED_AUTHORS.read_text(encoding="utf-8"))
+        return [p.model_copy(update={"authors": full[p.arxiv_id], "authors_truncated": False})
+                if p.arxiv_id in full else p for p in self._seed.papers]
+
+    @functools.cached_property
+    def author_by_name(self) -> dict[str, int]:
+        """Corpus authors' ids by name: who a byline's names are, for the APIs that link authors by id."""
+        return {self.author(a).name: a for a in self.author_ids()}
+
+    def author(self, author_id: int) -> AuthorRecord:
+        """Any author's record, the seed's included (as its page shows it)."""
+        return self._seed.author if author_id == SEED_AUTHOR_ID else self.author_record(author_id)
+
+    def listing(self, author_id: int) -> list[tuple[str, PaperRecord]]:
+        """An author's papers in listing order, whole bylines, each with a key stable across runs ('seed-3', '17')."""
+        if author_id == SEED_AUTHOR_ID:
+            return [(f"seed-{i}", paper) for i, paper in enumerate(self.seed_papers)]
+        return [(str(i), self.paper_record(i, full=True)) for i in self.authors[author_id].papers]
 
     def author_record(self, author_id: int) -> AuthorRecord:
         author = self.authors[author_id]

@@ -20,7 +20,7 @@ from datetime import timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 
-from ingest.site import gscholar
+from ingest.site import arxiv, gscholar, openalex
 from ingest.site.corpus import Corpus
 
 DEFAULT_HOST = "127.0.0.1"
@@ -53,9 +53,10 @@ class Site:
     """Routing and conditional-GET logic, independent of the transport."""
 
     def __init__(self, corpus: Corpus, *, validators: bool = True,
-                 scholar: dict[str, gscholar.Profile] | None = None) -> None:
+                 scholar: dict[str, gscholar.Profile] | None = None, api_page_size: int = openalex.MAX_PER_PAGE) -> None:
         self.corpus = corpus
         self.scholar = gscholar.default_profiles() if scholar is None else scholar  # Scholar-like profiles
+        self.api_page_size = api_page_size  # the bundled OpenAlex's largest works page
         self.validators = validators  # False: no ETag/Last-Modified, so clients must hash bodies
         self.hits: Counter[str] = Counter()  # path -> requests seen
         self.statuses: Counter[int] = Counter()
@@ -82,8 +83,12 @@ class Site:
         if target == "/robots.txt":
             return Response(200, f"User-agent: *\n{gscholar.ROBOTS_RULES}Allow: /\n".encode(),
                             {"Content-Type": "text/plain"})
-        if (answer := gscholar.route(self.scholar, target)) is not None:
-            return Response(*answer)
+        if not target.startswith("/author/"):  # the hot path: Scholar Feed pages
+            for answer in (route() for route in (lambda: gscholar.route(self.scholar, target),
+                                                 lambda: openalex.route(self.corpus, target, self.api_page_size),
+                                                 lambda: arxiv.route(self.corpus, target))):
+                if answer is not None:
+                    return Response(*answer)
         match = _AUTHOR.fullmatch(target)
         if not match:
             return Response(404, b"not found\n", {"Content-Type": "text/plain"})
