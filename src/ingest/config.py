@@ -168,6 +168,19 @@ class OpenalexSettings(BaseModel):
                                       "than written in a file).")
 
 
+class ArxivSettings(BaseModel):
+    """Completing papers from arXiv's API: those with an arXiv id whose author list is cut short, or that lack an
+    abstract or a date, are asked for in `id_list` batches after each refresh (and by `ingest enrich`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enrich: bool = Field(False, description="Complete papers from arXiv at the end of every refresh.")
+    api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv's query API (or a mirror).")
+    batch_size: int = Field(100, ge=1, le=100, description="Ids a request asks for (arXiv: at most 100).")
+    max_batches: int = Field(50, ge=1, description="Requests one enrichment makes at most (3 s apart by default: "
+                             "50 is two and a half minutes); the rest wait for the next.")
+
+
 class BlocksSettings(BaseModel):
     """What a run does when a site blocks it (sources that declare `bans_host`), or a profile shrinks suddenly."""
 
@@ -276,6 +289,7 @@ class Settings(BaseSettings):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     gscholar: GscholarSettings = Field(default_factory=GscholarSettings)
     openalex: OpenalexSettings = Field(default_factory=OpenalexSettings)
+    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
     blocks: BlocksSettings = Field(default_factory=BlocksSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     allowed_hosts: list[str] = Field(

@@ -1,4 +1,4 @@
-"""The commands that do the work: `run`, `demo`, `reparse`, and `site` (the bundled site to run them on)."""
+"""The commands that do the work: `run`, `demo`, `reparse`, `enrich`, and `site` (the bundled site to run them on)."""
 
 from __future__ import annotations
 
@@ -249,6 +249,28 @@ def reparse(
     reparse_settings = settings(config, database)
     db = engine(reparse_settings, create=False)
     summary = reparse_pages(reparse_settings, db, source, everything)
+    print_summary(summary, masked(db.url))
+    raise typer.Exit(1 if summary.pages_failed else 0)
+
+
+@app.command()
+def enrich(
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Complete stored papers from arXiv's API (`[arxiv]`: its URL, batch size, requests at most): those with an
+    arXiv id whose author list is cut short, or that lack an abstract or a date, get arXiv's whole author list,
+    abstract, categories, v1 date and DOI. A refresh does this itself when `[arxiv] enrich = true`.
+
+    Exit status: 0 when every request was answered; 1 when one failed (the next enrichment asks again).
+    """
+    import asyncio
+
+    from ingest.pipeline.enrich import enrich_run
+
+    enrich_settings = settings(config, database)
+    db = engine(enrich_settings)
+    summary = asyncio.run(enrich_run(enrich_settings, db))
     print_summary(summary, masked(db.url))
     raise typer.Exit(1 if summary.pages_failed else 0)
 

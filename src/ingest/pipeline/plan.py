@@ -30,8 +30,10 @@ class Plan:
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:
-    """Hosts of the configured (or command-line) profile and sitemap URLs, plus any listed explicitly."""
-    urls = [*settings.profiles.urls, *([settings.profiles.sitemap] if settings.profiles.sitemap else [])]
+    """Hosts of the configured (or command-line) profile and sitemap URLs, of arXiv's API when papers are
+    completed from it, plus any listed explicitly."""
+    urls = [*settings.profiles.urls, *([settings.profiles.sitemap] if settings.profiles.sitemap else []),
+            *([settings.arxiv.api_url] if settings.arxiv.enrich else [])]
     return frozenset(host_of(u) for u in urls) | {h.lower() for h in settings.allowed_hosts}
 
 

@@ -22,6 +22,7 @@ from ingest.failpoint import failpoint
 from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators, host_of
 from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, hold_shrunk, tally
 from ingest.pipeline.breaker import Breaker
+from ingest.pipeline.enrich import enrich
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
 from ingest.pipeline.workers import Workers
 from ingest.shards import WHOLE, Shard
@@ -124,6 +125,8 @@ class Refresher:
                 await asyncio.to_thread(self._quarantine_unclaimed, planned.unclaimed)
                 counts.pages_quarantined += len(planned.unclaimed)
             await self._refresh(planned.profiles, run_batch, counts)
+            if self.settings.arxiv.enrich and self.shard.index == 1 and not self._stopping:  # one shard asks
+                counts.add(await enrich(self.settings, self.engine, self.fetcher, run.id))
         except PlanError as exc:
             runs.finish(self.engine, run, counts, started, status="failed", detail=str(exc))
             raise

@@ -77,6 +77,20 @@ def load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Run
         changes.seal(conn, now)
 
 
+def load_papers(conn: Connection, pages: Sequence[Observation], counts: RunCounts, *, now: datetime) -> None:
+    """Load pages of papers that belong to no profile (an enrichment source's answers) inside the caller's
+    transaction: each completes the stored paper it shares a key with (or is inserted), by the same merge rules
+    as a profile's papers; no authorship changes."""
+    records = [dedupe.canonical(paper) for page in pages for paper in page.papers]
+    seen_at = [page.observed_at for page in pages for _ in page.papers]
+    papers, group_of = dedupe.group_papers(records)
+    first_seen: list[datetime] = [now] * len(papers)
+    for group, observed_at in zip(group_of, seen_at):
+        first_seen[group] = min(first_seen[group], observed_at)
+    _load_papers(conn, papers, first_seen, counts, now)
+    changes.seal(conn, now)
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a batch loads. A batch makes tens of thousands of

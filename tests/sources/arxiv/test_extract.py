@@ -59,8 +59,10 @@ def test_an_error_entry_is_a_malformed_answer():
 
 
 def test_html_is_a_block_and_other_xml_a_changed_layout():
-    with pytest.raises(BlockedPage):
-        read(b"<!DOCTYPE html>\n<html><body><p>Rate exceeded.</p><br></body></html>")
+    for html in (b"<!DOCTYPE html>\n<html><body><p>Rate exceeded.</p><br></body></html>",
+                 b"<html><body>Rate exceeded.</body></html>"):  # the second is well-formed XML too
+        with pytest.raises(BlockedPage):
+            read(html)
     with pytest.raises(LayoutChanged):
         read(b"<rss><channel/></rss>")
     with pytest.raises(ExtractionError, match="not XML"):

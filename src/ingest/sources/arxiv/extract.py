@@ -31,10 +31,11 @@ def extract(body: bytes, origin: Origin) -> Observation:
     try:
         feed = ET.fromstring(body)
     except ET.ParseError as exc:
-        if body.lstrip()[:1] == b"<" and b"<html" in body[:2048].lower():
-            raise BlockedPage("blocked", "an HTML page where the API answers Atom (a rate-limit or error page)") \
-                from None
+        if b"<html" in body[:2048].lower():
+            raise _html() from None
         raise ExtractionError("malformed", f"not XML: {exc}") from None
+    if feed.tag in ("html", "{http://www.w3.org/1999/xhtml}html"):  # HTML that happens to be well-formed XML
+        raise _html()
     if feed.tag != f"{ATOM}feed":
         raise LayoutChanged(["Atom feed"])
     entries = feed.findall(f"{ATOM}entry")
@@ -42,6 +43,10 @@ def extract(body: bytes, origin: Origin) -> Observation:
     start = _int(feed.findtext(f"{OPENSEARCH}startIndex")) or 0
     return Observation(NAME, None, origin.url, origin.observed_at, origin.body_sha256, None, papers,
                        first_position=start + 1, next_url=None)
+
+
+def _html() -> BlockedPage:
+    return BlockedPage("blocked", "an HTML page where the API answers Atom (a rate-limit or error page)")
 
 
 def _int(text: str | None) -> int | None:
