@@ -64,6 +64,14 @@ class PaperRecord(SQLModel):
         "(e.g. {'scholarfeed': {'category': 'LG', ...}}).")
 
 
+def source_record_id(source: str, source_fields: dict[str, dict], arxiv_id: str | None) -> str | None:
+    """A paper's id on `source`: the source's own paper field `source_id` or `<source>_id` (Scholar's citation
+    id, OpenAlex's work id), else its arXiv id (Scholar Feed and arXiv know papers by it); None when it has none."""
+    fields = source_fields.get(source) or {}
+    found = fields.get("source_id") or fields.get(f"{source}_id") or arxiv_id
+    return str(found) if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What one page (live or archived) says, at the time it said it."""

@@ -13,7 +13,7 @@ from ingest.pipeline.enrich import wanting
 from ingest.pipeline.refresh import refresh
 from ingest.site import faults
 from ingest.site.server import Response
-from ingest.store.tables import Paper, Quarantine
+from ingest.store.tables import Paper, PaperSource, Quarantine
 
 FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, "max_attempts": 2,
         "hosts": {"127.0.0.1": {"min_interval_s": 0.0}}}
@@ -46,7 +46,10 @@ async def test_the_seeds_papers_get_their_whole_bylines_abstracts_and_categories
         else:
             assert (paper.authors, paper.authors_truncated) == (whole[arxiv_id].authors, False), arxiv_id
             assert paper.source_fields["arxiv"]["categories"][0].startswith("cs.")
-    assert run.papers_updated >= 9
+    assert run.papers_updated == 9
+    with engine.connect() as conn:
+        linked = set(conn.execute(select(PaperSource.source_record_id).where(PaperSource.source == "arxiv")).scalars())
+    assert linked == set(stored) - {"2507.06261", "2011.08474"}  # each paper arXiv answered for, linked to it
     assert wanting(engine, 100) == ["2507.06261"]  # only what arXiv could not complete is asked again
     again = await refresh(enriching(database_url, site_url), engine)
     assert (again.papers_updated, again.papers_inserted) == (0, 0)

@@ -157,6 +157,14 @@ async def test_a_database_filled_at_an_older_revision_upgrades_with_nothing_lost
             if old_rows and column.name not in old_rows[0] and column.server_default is not None:
                 assert {str(row[column.name]) for row in kept} == {column.server_default.arg}
 
+    # Every stored paper is linked to its source record (Scholar Feed knows papers by their arXiv id).
+    papers = {row["id"]: row for row in table_rows(target, "paper")}
+    links = table_rows(target, "paper_source")
+    assert sorted(link["paper_id"] for link in links) == sorted(papers)
+    assert all((link["source"], link["source_record_id"], link["first_seen_at"]) == (
+        "scholarfeed", papers[link["paper_id"]]["arxiv_id"], papers[link["paper_id"]]["first_seen_at"])
+        for link in links)
+
     # A quarantined body moved, whole, into the page archive.
     (old_entry,), (entry,) = copied["quarantine"], table_rows(target, "quarantine")
     with target.connect() as conn:

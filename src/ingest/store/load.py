@@ -22,7 +22,7 @@ from sqlalchemy import Column, Connection, Row, Table, func, select
 
 from ingest import dedupe
 from ingest.records import YEARLY_SUFFIX, YEARLY_TABLE, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
-from ingest.store import bulk, changes, pages, quarantine
+from ingest.store import bulk, changes, links, pages, quarantine
 from ingest.store.bulk import insert_ignoring_conflicts
 from ingest.store.pages import PageState
 from ingest.store.tables import Author, Authorship, AuthorSnapshot, AuthorYearly, Paper, RunCounts, as_utc
@@ -315,6 +315,7 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
         found_ids = _find_papers(conn, [key for i in missing for key in keys[i]])
         for i in missing:
             ids[i] = next(found_ids[k] for k in keys[i] if k in found_ids)
+    links.record(conn, papers, ids, first_seen)  # type: ignore[arg-type]
     return ids  # type: ignore[return-value]
 
 
@@ -333,6 +334,7 @@ def _merge_rows(conn: Connection, merged_into: dict[int, int], now: datetime) ->
         both = select(AUTHORSHIPS.c.author_id).where(AUTHORSHIPS.c.paper_id == into).scalar_subquery()
         conn.execute(AUTHORSHIPS.delete().where(AUTHORSHIPS.c.paper_id == old, AUTHORSHIPS.c.author_id.in_(both)))
         conn.execute(AUTHORSHIPS.update().where(AUTHORSHIPS.c.paper_id == old).values(paper_id=into))
+        links.move(conn, old, into)
         changes.note_merge(conn, PAPERS.name, old, into, now)
         conn.execute(PAPERS.delete().where(PAPERS.c.id == old))
 

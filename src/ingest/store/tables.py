@@ -64,6 +64,22 @@ class AuthorSnapshot(AuthorMetrics, table=True):
     observed_at: datetime
 
 
+class PaperSource(SQLModel, table=True):
+    """A source's record of a paper: which source said it, under which id, first and last seen (`ingest.store.links`).
+    A paper has one per source record it came from; when papers merge, their links move to the survivor."""
+
+    __tablename__ = "paper_source"
+    __table_args__ = (UniqueConstraint("source", "source_record_id", name="uq_paper_source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    paper_id: int = Field(foreign_key="paper.id", index=True)
+    source: str = Field(max_length=64)
+    source_record_id: str = Field(max_length=255, description="The paper's id on the source (its Scholar citation "
+                                  "id, OpenAlex work id; the arXiv id for sources of arXiv papers).")
+    first_seen_at: datetime = Field(description="The earliest observation of the source that showed it.")
+    last_seen_at: datetime = Field(description="The latest one.")
+
+
 class Page(SQLModel, table=True):
     """Conditional-GET state of each fetched URL; written only once its content has landed."""
 
@@ -269,6 +285,6 @@ RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot, AuthorYearly)
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
+    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper", "PaperSource",
     "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "as_utc", "utcnow",
 ]

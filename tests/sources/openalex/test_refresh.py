@@ -16,7 +16,7 @@ from ingest.site.corpus import Corpus
 from ingest.site.openalex import author_key
 from ingest.site.server import Response, Site, serve_in_thread
 from ingest.sources.openalex.urls import WORK_FIELDS
-from ingest.store.tables import Author, Authorship, AuthorYearly, Page, Paper, Quarantine
+from ingest.store.tables import Author, Authorship, AuthorYearly, Page, Paper, PaperSource, Quarantine
 
 FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, "hosts": {"127.0.0.1": {"min_interval_s": 0.0}}}
 PER_PAGE = 5  # the bundled API's largest page here: a dozen papers span three cursor pages
@@ -118,6 +118,8 @@ async def test_the_seed_from_scholar_feed_and_openalex_is_eleven_papers_with_who
     assert all(p.authors == whole[p.arxiv_id].authors for p in papers)
     assert sorted(p.arxiv_id for p in papers if p.authors_truncated) == ["2507.06261"]  # no source has it whole
     assert all(set(p.source_fields) == {"scholarfeed", "openalex"} for p in papers)
+    linked = {(link.paper_id, link.source) for link in rows(engine, PaperSource)}
+    assert linked == {(p.id, source) for p in papers for source in ("scholarfeed", "openalex")}
     assert len(listing(engine, "1")) == len(listing(engine, author_key(1))) == 11
     again = await refresh(openalex_settings(database_url, urls), engine)
     assert (again.papers_inserted, again.papers_updated, again.authorships_changed) == (0, 0, 0)
