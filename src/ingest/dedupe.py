@@ -2,7 +2,8 @@
 
 A paper is known by several keys (`KEY_KINDS`, the one place they are declared): its arXiv id and DOI
 where a source gives them, and always its normalised title plus publication year. Two records sharing
-any key are the same paper.
+any key are the same paper; two sharing none may still be, by the fuzzy match of `ingest.match`
+(`merge_alike`), unless their ids differ.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
 
+from ingest import match
 from ingest.records import PaperRecord
 
 _NON_WORD = re.compile(r"[\W_]+")
@@ -200,3 +202,34 @@ def _group_transitively(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord
             merged[roots[root]] = merge_papers(merged[roots[root]], paper)
         group_of.append(roots[root])
     return merged, group_of
+
+
+def distinct_ids(a: PaperRecord, b: PaperRecord) -> bool:
+    """The records carry different arXiv ids, or different DOIs: two papers, however alike they look."""
+    return bool((a.arxiv_id and b.arxiv_id and a.arxiv_id != b.arxiv_id) or (a.doi and b.doi and a.doi != b.doi))
+
+
+def merge_alike(papers: list[PaperRecord], group_of: list[int]) -> tuple[list[PaperRecord], list[int]]:
+    """`group_papers`' result with the papers that share no key but are one paper (`ingest.match`) merged too:
+    compared within each title head only, so a batch costs a dictionary pass and a few comparisons."""
+    by_head: dict[str, list[int]] = {}
+    for i, paper in enumerate(papers):
+        by_head.setdefault(match.head(paper), []).append(i)
+    into: dict[int, int] = {}  # a paper -> the earlier one it is
+    for members in by_head.values():
+        if len(members) < 2:
+            continue
+        prints = {i: match.fingerprint(papers[i]) for i in members}
+        for n, i in enumerate(members):
+            for j in members[n + 1:]:
+                if i not in into and j not in into and not distinct_ids(papers[i], papers[j]) \
+                        and match.same_paper(prints[i], prints[j]):
+                    into[j] = i
+    if not into:
+        return papers, group_of
+    kept = [i for i in range(len(papers)) if i not in into]
+    index = {old: new for new, old in enumerate(kept)}
+    merged = [papers[i] for i in kept]
+    for j, i in sorted(into.items()):
+        merged[index[i]] = merge_papers(merged[index[i]], papers[j])
+    return merged, [index[into.get(group, group)] for group in group_of]

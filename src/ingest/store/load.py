@@ -20,7 +20,7 @@ from operator import attrgetter, itemgetter
 
 from sqlalchemy import Column, Connection, Row, Table, func, select
 
-from ingest import dedupe
+from ingest import dedupe, match
 from ingest.records import YEARLY_SUFFIX, YEARLY_TABLE, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
 from ingest.store import bulk, changes, links, pages, quarantine
 from ingest.store.bulk import insert_ignoring_conflicts
@@ -37,11 +37,12 @@ _AUTHOR_FIELDS = tuple(AuthorRecord.model_fields)
 _AUTHOR_KEY_COLUMNS = (AUTHORS.c.id, AUTHORS.c.source, AUTHORS.c.source_id)
 _PAPER_FIELDS = tuple(PaperRecord.model_fields)
 _PAPER_VALUES = attrgetter(*_PAPER_FIELDS)  # a record's values, as a tuple
-_PAPER_COLUMNS = (*_PAPER_FIELDS, "title_key", "first_seen_at")  # of a new paper's row
+_PAPER_COLUMNS = (*_PAPER_FIELDS, "title_key", "title_head", "first_seen_at")  # of a new paper's row
 _TITLE_KEY_INDEX = _PAPER_COLUMNS.index("title_key")
+_MATCH_FIELDS = ("title", "year", "authors", "arxiv_id", "doi")  # what the fuzzy match reads of a stored paper
 _KEY_COLUMNS = {kind.name: PAPERS.c[kind.column] for kind in dedupe.KEY_KINDS}
 assert dedupe.KEY_KINDS[-1].column == "title_key", "a new paper's title key is the last of its keys"
-_PAPER_ROW_COLUMNS = [PAPERS.c.id, PAPERS.c.title_key, *(PAPERS.c[name] for name in _PAPER_FIELDS)]  # a merge reads
+_PAPER_ROW_COLUMNS = [PAPERS.c.id, PAPERS.c.title_key, PAPERS.c.title_head, *(PAPERS.c[name] for name in _PAPER_FIELDS)]  # a merge reads
 _METRICS = tuple(AuthorMetrics.model_fields)
 
 
@@ -83,7 +84,7 @@ def load_papers(conn: Connection, pages: Sequence[Observation], counts: RunCount
     as a profile's papers; no authorship changes."""
     records = [dedupe.canonical(paper) for page in pages for paper in page.papers]
     seen_at = [page.observed_at for page in pages for _ in page.papers]
-    papers, group_of = dedupe.group_papers(records)
+    papers, group_of = dedupe.merge_alike(*dedupe.group_papers(records))
     first_seen: list[datetime] = [now] * len(papers)
     for group, observed_at in zip(group_of, seen_at):
         first_seen[group] = min(first_seen[group], observed_at)
@@ -123,7 +124,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
             listing.pages.append((start, len(records), position, page.observed_at))
             position += len(page.papers)
         listings.append(listing)
-    papers, group_of = dedupe.group_papers(records)
+    papers, group_of = dedupe.merge_alike(*dedupe.group_papers(records))
     first_seen: list[datetime | None] = [None] * len(papers)
     for listing in listings:
         for start, end, _, observed_at in listing.pages:
@@ -245,6 +246,28 @@ def _find_papers(conn: Connection, keys: Iterable[dedupe.Key]) -> dict[dedupe.Ke
     return found
 
 
+def _find_alike(conn: Connection, papers: dict[int, PaperRecord]) -> dict[int, int]:
+    """For papers no key found: the id of a stored paper each is by the fuzzy match (`ingest.match`), looked for
+    among the stored papers of the same title head, by index."""
+    heads = {i: match.head(paper) for i, paper in papers.items()}
+    if not heads:
+        return {}
+    candidates: dict[str, list[Row]] = {}
+    for row in conn.execute(select(PAPERS.c.id, PAPERS.c.title_head, *(PAPERS.c[name] for name in _MATCH_FIELDS))
+                            .where(bulk.one_of(conn, PAPERS.c.title_head, set(heads.values())))
+                            .order_by(PAPERS.c.id)):
+        candidates.setdefault(row.title_head, []).append(row)
+    found = {}
+    for i, paper in papers.items():
+        mine = match.fingerprint(paper)
+        for row in candidates.get(heads[i], ()):
+            stored = _row_record(row, fields=_MATCH_FIELDS)
+            if not dedupe.distinct_ids(paper, stored) and match.same_paper(mine, match.fingerprint(stored)):
+                found[i] = row.id
+                break
+    return found
+
+
 def _paper_rows(conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
     """Whole rows of these papers. PostgreSQL: locked and read afresh, so a paper another run is
     merging (from another profile) is merged again on top of its result rather than overwritten.
@@ -260,10 +283,11 @@ def _paper_rows(conn: Connection, ids: Iterable[int]) -> dict[int, Row]:
     return {row.id: row for row in conn.execute(stmt)}
 
 
-def _row_record(row, changed: dict | None = None) -> PaperRecord:
-    """The paper a row holds (with `changed` values over its own): typed by its columns."""
+def _row_record(row, changed: dict | None = None, fields: Sequence[str] = _PAPER_FIELDS) -> PaperRecord:
+    """The paper a row holds (with `changed` values over its own), or the `fields` of it the row has: typed by
+    its columns."""
     changed = changed or {}
-    return construct(PaperRecord, {name: changed.get(name, getattr(row, name)) for name in _PAPER_FIELDS})
+    return construct(PaperRecord, {name: changed.get(name, getattr(row, name)) for name in fields})
 
 
 def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[datetime], counts: RunCounts,
@@ -271,18 +295,22 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
     """Insert or update each merged paper (first seen at `first_seen` of it); returns their ids in order."""
     keys = [dedupe.paper_keys(paper) for paper in papers]
     found_ids = _find_papers(conn, (key for paper_keys in keys for key in paper_keys))
-    rows = _paper_rows(conn, found_ids.values())
+    alike = _find_alike(conn, {i: papers[i] for i, paper_keys in enumerate(keys)
+                               if not any(key in found_ids for key in paper_keys)})
+    rows = _paper_rows(conn, [*found_ids.values(), *alike.values()])
     found = {key: rows[paper_id] for key, paper_id in found_ids.items()}
     ids: list[int | None] = []
     new_rows: list[tuple] = []
     updates: dict[int, dict] = {}  # row id -> its changed values, as the batch's papers leave them
     merged_into: dict[int, int] = {}  # a row found to be the same paper as another -> the row it merges into
-    for paper, paper_keys, seen_at in zip(papers, keys, first_seen):
+    for i, (paper, paper_keys, seen_at) in enumerate(zip(papers, keys, first_seen)):
         matched = (rows[_survivor(merged_into, found[k].id)] for k in paper_keys if k in found)
         matches = list({row.id: row for row in matched}.values())  # strongest key first
+        if not matches and i in alike:  # no key, but a stored paper it is (ingest.match)
+            matches = [rows[_survivor(merged_into, alike[i])]]
         if not matches:
             ids.append(None)
-            new_rows.append((*_PAPER_VALUES(paper), paper_keys[-1][1], seen_at))  # title key last
+            new_rows.append((*_PAPER_VALUES(paper), paper_keys[-1][1], match.head(paper), seen_at))  # title key last
             continue
         # Matched by its strongest key. Rows matched by its other keys are the same paper: they merge into it
         # (their values, with what this batch gave them, fill its gaps; its own win), and their keys become its.
@@ -293,7 +321,8 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
             merged_into[other.id] = row.id
             known = dedupe.merge_papers(_row_record(other, updates.pop(other.id, None)), known)
         merged = dedupe.merge_papers(known, paper)
-        values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged)}
+        values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged),
+                                                   "title_head": match.head(merged)}
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
         if diff:
             updates[row.id] = diff

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Lar
 from sqlmodel import Field, SQLModel
 
 from ingest.dedupe import TITLE_KEY_MAX
+from ingest.match import HEAD_CHARS
 from ingest.records import AuthorMetrics, AuthorRecord, PaperRecord
 
 
@@ -40,6 +41,8 @@ class Paper(PaperRecord, table=True):
     title_key: str = Field(
         unique=True, max_length=TITLE_KEY_MAX, description="Normalised title and publication year (see ingest.dedupe)."
     )
+    title_head: str = Field("", index=True, max_length=HEAD_CHARS, sa_column_kwargs={"server_default": ""}, description="The start of the title as matching "
+                            "reads it (see ingest.match): where a record sharing no id looks for its paper.")
     first_seen_at: datetime = Field(default_factory=utcnow, description="When a page first showed the paper.")
 
 

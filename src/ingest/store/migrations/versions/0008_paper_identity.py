@@ -1,7 +1,8 @@
-"""Paper links to their sources: `paper_source`, one row per source record a paper came from, filled for the
-papers already stored from the sources their `source_fields` name (dated by the paper's `first_seen_at`).
+"""Paper identity across sources: `paper_source`, one row per source record a paper came from (filled for the
+papers already stored from the sources their `source_fields` name, dated by the paper's `first_seen_at`), and
+`paper.title_head`, the start of the title as fuzzy matching reads it (`ingest.match`), computed for them.
 
-Revision ID: 0008_paper_source
+Revision ID: 0008_paper_identity
 Revises: 0007_change_feed
 Create Date: 2026-12-06 20:00:00
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ingest.records import source_record_id
+from ingest.match import HEAD_CHARS, head
+from ingest.records import PaperRecord, source_record_id
+from ingest.store import changes, views
 
-revision = '0008_paper_source'
+revision = '0008_paper_identity'
 down_revision = '0007_change_feed'
 branch_labels = None
 depends_on = None
@@ -34,11 +37,15 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'source_record_id', name='uq_paper_source')
     )
     op.create_index(op.f('ix_paper_source_paper_id'), 'paper_source', ['paper_id'], unique=False)
-    papers = sa.table('paper', sa.column('id', sa.Integer()), sa.column('arxiv_id', sa.String()),
+    # A plain ADD COLUMN (no batch copy of the table on SQLite, which would take the feed's triggers and views)
+    op.add_column('paper', sa.Column('title_head', sa.String(length=HEAD_CHARS), nullable=False, server_default=''))
+    papers = sa.table('paper', sa.column('id', sa.Integer()), sa.column('title', sa.String()),
+                      sa.column('arxiv_id', sa.String()), sa.column('title_head', sa.String()),
                       sa.column('source_fields', sa.JSON()), sa.column('first_seen_at', sa.DateTime(timezone=True)))
     conn = op.get_bind()
-    rows, seen = [], set()
-    for paper in conn.execute(sa.select(papers).order_by(papers.c.id)):
+    rows, seen, heads = [], set(), []
+    for paper in conn.execute(sa.select(papers).order_by(papers.c.id)).all():
+        heads.append({"_id": paper.id, "head": head(PaperRecord(title=paper.title))})
         for source in paper.source_fields or {}:
             record_id = source_record_id(source, paper.source_fields, paper.arxiv_id)
             if record_id is not None and (source, record_id) not in seen:
@@ -50,8 +57,23 @@ def upgrade() -> None:
             rows = []
     if rows:
         conn.execute(links.insert(), rows)
+    if heads:
+        conn.execute(papers.update().where(papers.c.id == sa.bindparam('_id')).values(title_head=sa.bindparam('head')),
+                     heads)
+    op.create_index(op.f('ix_paper_title_head'), 'paper', ['title_head'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_paper_title_head'), table_name='paper')
+    bind = op.get_bind()
+    copied = bind.dialect.name == "sqlite"  # SQLite drops a column by copying the table: its triggers go with it
+    if copied:
+        views.uninstall(bind)
+        changes.uninstall(bind)
+    with op.batch_alter_table('paper', schema=None) as batch_op:
+        batch_op.drop_column('title_head')
+    if copied:
+        changes.install(bind)
+        views.install(bind)
     op.drop_index(op.f('ix_paper_source_paper_id'), table_name='paper_source')
     op.drop_table('paper_source')
