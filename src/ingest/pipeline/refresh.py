@@ -175,10 +175,19 @@ class Refresher:
         walks = [asyncio.create_task(self._refresh_profile(p, known.get(p.url, []))) for p in profiles]
         self._walks.update(walks)
         try:
-            outcomes = await asyncio.gather(*walks)
+            ended = await asyncio.gather(*walks, return_exceptions=True)
         finally:
             self._walks.difference_update(walks)
-        return await self._write([outcome for outcome in outcomes if outcome.pages or outcome.skipped])
+        outcomes = []
+        for outcome in ended:
+            # A walk cancelled by a stop before its first step never reached its own handler: abandoned whole.
+            if isinstance(outcome, asyncio.CancelledError) and self._stopping:
+                continue
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome.pages or outcome.skipped:
+                outcomes.append(outcome)
+        return await self._write(outcomes)
 
     def _registered(self) -> list[ProfileRef]:
         with self.engine.connect() as conn:
