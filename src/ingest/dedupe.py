@@ -205,7 +205,7 @@ def _group_transitively(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord
 
 
 def distinct_ids(a: PaperRecord, b: PaperRecord) -> bool:
-    """The records carry different arXiv ids, or different DOIs: two papers, however alike they look."""
+    """The records (or paper rows) carry different arXiv ids, or different DOIs: two papers, however alike."""
     return bool((a.arxiv_id and b.arxiv_id and a.arxiv_id != b.arxiv_id) or (a.doi and b.doi and a.doi != b.doi))
 
 

@@ -37,12 +37,14 @@ _DIGITS = re.compile(r"\d+")
 
 def _plain(text: str) -> str:
     """`text` without LaTeX markup, accents or other marks, Greek letters spelled out, case-folded, words only."""
-    text = _LATEX_ACCENT.sub(r"\1", text)
-    text = _LATEX_COMMAND.sub(lambda m: f" {m.group(1)} " if m.group(1).lower() in _GREEK.values() else " ", text)
-    text = unicodedata.normalize("NFKD", text.replace("&", " and "))
-    text = "".join(_GREEK.get(c, c) if c not in _GREEK else f" {_GREEK[c]} " for c in text
-                   if not unicodedata.combining(c)).casefold()
-    return " ".join(_NON_WORD.sub(" ", text).split())
+    if "\\" in text:
+        text = _LATEX_ACCENT.sub(r"\1", text)
+        text = _LATEX_COMMAND.sub(lambda m: f" {m.group(1)} " if m.group(1).lower() in _GREEK.values() else " ", text)
+    text = text.replace("&", " and ")
+    if not text.isascii():  # most titles and names are: no marks to strip, no Greek to spell out
+        text = "".join(_GREEK.get(c, c) if c not in _GREEK else f" {_GREEK[c]} "
+                       for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ def _title_parts(title: str) -> tuple[str, str, tuple[str, ...]]:
     return plain, main, tuple(sorted(_DIGITS.findall(plain)))
 
 
+@lru_cache(maxsize=65536)  # a batch's bylines name the same people again and again
 def person(name: str) -> str | None:
     """A byline name as surname and first initial: 'Sashank J. Reddi', 'S Reddi', 'SJ Reddi', 'Reddi, S.' ->
     'reddi s'; 'Jakub Konečný' -> 'konecny j'; a one-word name is its word."""
