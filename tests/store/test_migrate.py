@@ -208,3 +208,20 @@ def test_engines_initialising_one_empty_database_at_once_all_succeed(database_ur
         engines = list(pool.map(lambda _: make_engine(database_url), range(4)))
     with engines[0].connect() as conn:
         assert migrate.current(conn) == migrate.head()
+
+
+def test_upgrading_buries_the_papers_the_feed_recorded_as_merged(database_url):
+    engine = make_engine(database_url, check=False)
+    migrate.upgrade(engine, PREVIOUS)
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    meta = MetaData()
+    paper, change = Table("paper", meta, autoload_with=engine), Table("change", meta, autoload_with=engine)
+    with engine.begin() as conn:
+        conn.execute(insert(paper), [{"id": 5, "title": "Five", "title_key": "five|", "authors": [],
+                                      "authors_truncated": False, "source_fields": {}, "first_seen_at": at}])
+        conn.execute(insert(change), [  # 3 merged into 4, then 4 into 5
+            {"record": "paper", "record_id": 3, "op": "merge", "merged_into": 4, "changed_at": at},
+            {"record": "paper", "record_id": 4, "op": "merge", "merged_into": 5, "changed_at": at},
+            {"record": "author", "record_id": 9, "op": "merge", "merged_into": 8, "changed_at": at}])
+    migrate.upgrade(engine)
+    assert {(r["id"], r["merged_into"]) for r in table_rows(engine, "paper_merge")} == {(3, 5), (4, 5)}

@@ -22,7 +22,7 @@ from sqlalchemy import Column, Connection, Row, Table, func, select
 
 from ingest import dedupe, match
 from ingest.records import YEARLY_SUFFIX, YEARLY_TABLE, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
-from ingest.store import bulk, changes, links, pages, quarantine
+from ingest.store import bulk, changes, links, pages, quarantine, tombstones
 from ingest.store.bulk import insert_ignoring_conflicts
 from ingest.store.pages import PageState
 from ingest.store.tables import Author, Authorship, AuthorSnapshot, AuthorYearly, Paper, RunCounts, as_utc
@@ -257,12 +257,17 @@ def _find_alike(conn: Connection, papers: dict[int, PaperRecord]) -> dict[int, i
                             .where(bulk.one_of(conn, PAPERS.c.title_head, set(heads.values())))
                             .order_by(PAPERS.c.id)):
         candidates.setdefault(row.title_head, []).append(row)
-    found = {}
+    found: dict[int, int] = {}
+    stored: dict[int, match.Fingerprint] = {}  # each candidate read once, however many papers it is compared with
     for i, paper in papers.items():
-        mine = match.fingerprint(paper)
+        mine = None
         for row in candidates.get(heads[i], ()):
-            stored = _row_record(row, fields=_MATCH_FIELDS)
-            if not dedupe.distinct_ids(paper, stored) and match.same_paper(mine, match.fingerprint(stored)):
+            if dedupe.distinct_ids(paper, row):  # cheap, and most candidates of a shared head fail it
+                continue
+            mine = mine or match.fingerprint(paper)
+            if row.id not in stored:
+                stored[row.id] = match.fingerprint(_row_record(row, fields=_MATCH_FIELDS))
+            if match.same_paper(mine, stored[row.id]):
                 found[i] = row.id
                 break
     return found
@@ -329,7 +334,10 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
     _merge_rows(conn, merged_into, now)  # first: the merged rows' keys must be free before their survivors take them
     ids = [None if paper_id is None else _survivor(merged_into, paper_id) for paper_id in ids]
     new_rows.sort(key=itemgetter(_TITLE_KEY_INDEX))  # key order, as for authors
-    inserted = bulk.insert_many(conn, PAPERS, _PAPER_COLUMNS, new_rows)
+    columns: tuple[str, ...] = _PAPER_COLUMNS
+    if new_rows and (start := tombstones.first_free_id(conn)) is not None:  # never a merged-away paper's id
+        columns, new_rows = ("id", *columns), [(start + i, *row) for i, row in enumerate(new_rows)]
+    inserted = bulk.insert_many(conn, PAPERS, columns, new_rows)
     bulk.update_by_id(conn, PAPERS, [diff | {"_id": row_id} for row_id, diff in updates.items()])
     counts.papers_inserted += inserted
     counts.papers_updated += len(updates) + len(merged_into)
@@ -357,7 +365,8 @@ def _survivor(merged_into: dict[int, int], paper_id: int) -> int:
 
 def _merge_rows(conn: Connection, merged_into: dict[int, int], now: datetime) -> None:
     """Merge each paper row into the one it is the same paper as: its authorships move there (an author linked
-    to both keeps the survivor's), the feed records the merge (old id -> surviving id), the row goes."""
+    to both keeps the survivor's), the feed records the merge (old id -> surviving id), the row goes, its tombstone
+    stays."""
     for old in sorted(merged_into):
         into = _survivor(merged_into, old)
         both = select(AUTHORSHIPS.c.author_id).where(AUTHORSHIPS.c.paper_id == into).scalar_subquery()
@@ -365,6 +374,7 @@ def _merge_rows(conn: Connection, merged_into: dict[int, int], now: datetime) ->
         conn.execute(AUTHORSHIPS.update().where(AUTHORSHIPS.c.paper_id == old).values(paper_id=into))
         links.move(conn, old, into)
         changes.note_merge(conn, PAPERS.name, old, into, now)
+        tombstones.bury(conn, old, into, now)  # before the row goes: tombstones that led to it are repointed first
         conn.execute(PAPERS.delete().where(PAPERS.c.id == old))
 
 

@@ -41,8 +41,9 @@ class Paper(PaperRecord, table=True):
     title_key: str = Field(
         unique=True, max_length=TITLE_KEY_MAX, description="Normalised title and publication year (see ingest.dedupe)."
     )
-    title_head: str = Field("", index=True, max_length=HEAD_CHARS, sa_column_kwargs={"server_default": ""}, description="The start of the title as matching "
-                            "reads it (see ingest.match): where a record sharing no id looks for its paper.")
+    title_head: str = Field("", index=True, max_length=HEAD_CHARS, sa_column_kwargs={"server_default": ""},
+                            description="The start of the title as matching reads it (see ingest.match): where a "
+                            "record sharing no id looks for its paper.")
     first_seen_at: datetime = Field(default_factory=utcnow, description="When a page first showed the paper.")
 
 
@@ -81,6 +82,17 @@ class PaperSource(SQLModel, table=True):
                                   "id, OpenAlex work id; the arXiv id for sources of arXiv papers).")
     first_seen_at: datetime = Field(description="The earliest observation of the source that showed it.")
     last_seen_at: datetime = Field(description="The latest one.")
+
+
+class PaperMerge(SQLModel, table=True):
+    """The tombstone of a paper row merged into another (`ingest.store.tombstones`): its id stays taken and
+    leads to the row it is now, however many merges later."""
+
+    __tablename__ = "paper_merge"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False}, description="The merged row's id.")
+    merged_into: int = Field(foreign_key="paper.id", index=True, description="The surviving row (never a tombstone).")
+    merged_at: datetime
 
 
 class Page(SQLModel, table=True):
@@ -288,6 +300,6 @@ RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot, AuthorYearly)
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper", "PaperSource",
+    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper", "PaperMerge", "PaperSource",
     "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "as_utc", "utcnow",
 ]

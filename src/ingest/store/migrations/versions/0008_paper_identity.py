@@ -1,6 +1,7 @@
 """Paper identity across sources: `paper_source`, one row per source record a paper came from (filled for the
 papers already stored from the sources their `source_fields` name, dated by the paper's `first_seen_at`), and
-`paper.title_head`, the start of the title as fuzzy matching reads it (`ingest.match`), computed for them.
+`paper.title_head`, the start of the title as fuzzy matching reads it (`ingest.match`), computed for them, and
+`paper_merge`, the tombstones of merged papers (filled from the merges the change feed recorded).
 
 Revision ID: 0008_paper_identity
 Revises: 0007_change_feed
@@ -61,9 +62,38 @@ def upgrade() -> None:
         conn.execute(papers.update().where(papers.c.id == sa.bindparam('_id')).values(title_head=sa.bindparam('head')),
                      heads)
     op.create_index(op.f('ix_paper_title_head'), 'paper', ['title_head'], unique=False)
+    _bury_recorded_merges(conn)
+
+
+def _bury_recorded_merges(conn: sa.Connection) -> None:
+    tombstones = op.create_table('paper_merge',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('merged_into', sa.Integer(), nullable=False),
+    sa.Column('merged_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['merged_into'], ['paper.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index(op.f('ix_paper_merge_merged_into'), 'paper_merge', ['merged_into'], unique=False)
+    feed = sa.table('change', sa.column('seq', sa.Integer()), sa.column('record', sa.String()),
+                    sa.column('op', sa.String()), sa.column('record_id', sa.Integer()),
+                    sa.column('merged_into', sa.Integer()), sa.column('changed_at', sa.DateTime(timezone=True)))
+    merges = conn.execute(sa.select(feed.c.record_id, feed.c.merged_into, feed.c.changed_at)
+                          .where(feed.c.record == 'paper', feed.c.op == 'merge').order_by(feed.c.seq)).all()
+    direct = {old: (survivor, at) for old, survivor, at in merges}
+    existing = {row[0] for row in conn.execute(sa.text('SELECT id FROM paper'))}
+    rows = []
+    for old, (target, at) in sorted(direct.items()):
+        while target in direct:  # the survivor merged on in turn: the tombstone leads to where it went
+            target = direct[target][0]
+        if target in existing:
+            rows.append({"id": old, "merged_into": target, "merged_at": at})
+    if rows:
+        conn.execute(tombstones.insert(), rows)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_paper_merge_merged_into'), table_name='paper_merge')
+    op.drop_table('paper_merge')
     op.drop_index(op.f('ix_paper_title_head'), table_name='paper')
     bind = op.get_bind()
     copied = bind.dialect.name == "sqlite"  # SQLite drops a column by copying the table: its triggers go with it
