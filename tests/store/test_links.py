@@ -45,3 +45,18 @@ def test_links_follow_a_paper_into_the_one_it_merges_into(engine):
     load(engine, profile(author("2"), [paper("Adam", arxiv_id="1412.6980", doi="10.1/adam")]))
     assert links(engine) == {(survivor, "scholarfeed", "1412.6980"), (survivor, "openalex", "W7")}
     assert gone not in {r.id for r in rows(engine, Paper)}
+
+
+def test_a_source_record_seen_again_under_a_corrected_title_is_the_same_paper(engine):
+    load(engine, profile(author("A5", source="openalex"), [from_openalex("Deep Nets", "W9")]))
+    load(engine, profile(author("A5", source="openalex"), [from_openalex("Convolutional Networks for Vision", "W9")]),
+         now=T0 + timedelta(1))
+    (row,) = rows(engine, Paper)
+    assert row.title == "Convolutional Networks for Vision"
+    assert links(engine) == {(row.id, "openalex", "W9")}
+
+
+def test_a_source_record_id_does_not_join_papers_whose_dois_differ(engine):
+    load(engine, profile(author("A5", source="openalex"), [from_openalex("Deep Nets", "W9", doi="10.1/a")]))
+    load(engine, profile(author("A5", source="openalex"), [from_openalex("Other Nets", "W9", doi="10.1/b")]))
+    assert len(rows(engine, Paper)) == 2

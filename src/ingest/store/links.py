@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, case
+from sqlalchemy import Connection, Table, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ingest.dedupe import distinct_ids
 from ingest.records import PaperRecord, source_record_id
-from ingest.store.tables import PaperSource
+from ingest.store import bulk
+from ingest.store.tables import Paper, PaperSource
 
 LINKS: Table = PaperSource.__table__
+PAPERS: Table = Paper.__table__
 
 
 def record(conn: Connection, papers: Sequence[PaperRecord], paper_ids: Sequence[int],
@@ -36,6 +39,27 @@ def record(conn: Connection, papers: Sequence[PaperRecord], paper_ids: Sequence[
         "last_seen_at": case((new.last_seen_at > LINKS.c.last_seen_at, new.last_seen_at), else_=LINKS.c.last_seen_at),
     })
     conn.execute(stmt, sorted(rows.values(), key=lambda r: (r["source"], r["source_record_id"])))
+
+
+def find(conn: Connection, papers: dict[int, PaperRecord]) -> dict[int, int]:
+    """For each paper (by index): the stored paper one of its source records is linked to, unless their arXiv ids
+    or DOIs differ. Finds a paper whose title a source has since corrected, when it carries no other id."""
+    wanted: dict[tuple[str, str], int] = {}
+    for i, paper in papers.items():
+        for source in paper.source_fields:
+            if (record_id := source_record_id(source, paper.source_fields, paper.arxiv_id)) is not None:
+                wanted.setdefault((source, record_id), i)
+    if not wanted:
+        return {}
+    linked = select(LINKS.c.source, LINKS.c.source_record_id, PAPERS.c.id, PAPERS.c.arxiv_id, PAPERS.c.doi) \
+        .join(PAPERS, PAPERS.c.id == LINKS.c.paper_id) \
+        .where(bulk.one_of(conn, LINKS.c.source_record_id, {record_id for _, record_id in wanted}))
+    found: dict[int, int] = {}
+    for row in conn.execute(linked):
+        i = wanted.get((row.source, row.source_record_id))
+        if i is not None and i not in found and not distinct_ids(papers[i], row):
+            found[i] = row.id
+    return found
 
 
 def move(conn: Connection, old: int, into: int) -> None:

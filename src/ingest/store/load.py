@@ -300,8 +300,10 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
     """Insert or update each merged paper (first seen at `first_seen` of it); returns their ids in order."""
     keys = [dedupe.paper_keys(paper) for paper in papers]
     found_ids = _find_papers(conn, (key for paper_keys in keys for key in paper_keys))
-    alike = _find_alike(conn, {i: papers[i] for i, paper_keys in enumerate(keys)
-                               if not any(key in found_ids for key in paper_keys)})
+    unfound = {i: papers[i] for i, paper_keys in enumerate(keys) if not any(key in found_ids for key in paper_keys)}
+    # No key found: the paper a source's own record id was linked to before, else the one the fuzzy match finds.
+    alike = links.find(conn, unfound)
+    alike.update(_find_alike(conn, {i: paper for i, paper in unfound.items() if i not in alike}))
     rows = _paper_rows(conn, [*found_ids.values(), *alike.values()])
     found = {key: rows[paper_id] for key, paper_id in found_ids.items()}
     ids: list[int | None] = []
@@ -311,7 +313,7 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
     for i, (paper, paper_keys, seen_at) in enumerate(zip(papers, keys, first_seen)):
         matched = (rows[_survivor(merged_into, found[k].id)] for k in paper_keys if k in found)
         matches = list({row.id: row for row in matched}.values())  # strongest key first
-        if not matches and i in alike:  # no key, but a stored paper it is (ingest.match)
+        if not matches and i in alike:  # no key, but a stored paper it is
             matches = [rows[_survivor(merged_into, alike[i])]]
         if not matches:
             ids.append(None)
