@@ -3,7 +3,7 @@ survivor when papers merge. Pure SQL on the caller's connection."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Table, case, select
@@ -24,10 +24,9 @@ def record(conn: Connection, papers: Sequence[PaperRecord], paper_ids: Sequence[
     seen before keeps its earliest time and moves its latest on, and follows the paper it now belongs to."""
     rows = {}
     for paper, paper_id, at in zip(papers, paper_ids, seen):
-        for source in paper.source_fields:
-            if (record_id := source_record_id(source, paper.source_fields, paper.arxiv_id)) is not None:
-                rows[(source, record_id)] = {"paper_id": paper_id, "source": source, "source_record_id": record_id,
-                                             "first_seen_at": at, "last_seen_at": at}
+        for source, record_id in _source_records(paper):
+            rows[(source, record_id)] = {"paper_id": paper_id, "source": source, "source_record_id": record_id,
+                                         "first_seen_at": at, "last_seen_at": at}
     if not rows:
         return
     insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(LINKS)
@@ -46,9 +45,8 @@ def find(conn: Connection, papers: dict[int, PaperRecord]) -> dict[int, int]:
     or DOIs differ. Finds a paper whose title a source has since corrected, when it carries no other id."""
     wanted: dict[tuple[str, str], int] = {}
     for i, paper in papers.items():
-        for source in paper.source_fields:
-            if (record_id := source_record_id(source, paper.source_fields, paper.arxiv_id)) is not None:
-                wanted.setdefault((source, record_id), i)
+        for found_record in _source_records(paper):
+            wanted.setdefault(found_record, i)
     if not wanted:
         return {}
     linked = select(LINKS.c.source, LINKS.c.source_record_id, PAPERS.c.id, PAPERS.c.arxiv_id, PAPERS.c.doi) \
@@ -60,6 +58,13 @@ def find(conn: Connection, papers: dict[int, PaperRecord]) -> dict[int, int]:
         if i is not None and i not in found and not distinct_ids(papers[i], row):
             found[i] = row.id
     return found
+
+
+def _source_records(paper: PaperRecord) -> Iterator[tuple[str, str]]:
+    """(source, the paper's id there) for each source whose fields the paper carries and that names it."""
+    for source in paper.source_fields:
+        if (record_id := source_record_id(source, paper.source_fields, paper.arxiv_id)) is not None:
+            yield source, record_id
 
 
 def move(conn: Connection, old: int, into: int) -> None:

@@ -42,7 +42,8 @@ _TITLE_KEY_INDEX = _PAPER_COLUMNS.index("title_key")
 _MATCH_FIELDS = ("title", "year", "authors", "arxiv_id", "doi")  # what the fuzzy match reads of a stored paper
 _KEY_COLUMNS = {kind.name: PAPERS.c[kind.column] for kind in dedupe.KEY_KINDS}
 assert dedupe.KEY_KINDS[-1].column == "title_key", "a new paper's title key is the last of its keys"
-_PAPER_ROW_COLUMNS = [PAPERS.c.id, PAPERS.c.title_key, PAPERS.c.title_head, *(PAPERS.c[name] for name in _PAPER_FIELDS)]  # a merge reads
+_PAPER_ROW_COLUMNS = [PAPERS.c.id, PAPERS.c.title_key, PAPERS.c.title_head,  # what a merge reads
+                      *(PAPERS.c[name] for name in _PAPER_FIELDS)]
 _METRICS = tuple(AuthorMetrics.model_fields)
 
 
