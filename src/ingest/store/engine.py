@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 import orjson
@@ -13,12 +15,31 @@ from sqlmodel import create_engine
 from ingest.store import migrate
 
 
+_BUSY_TIMEOUT_S = 30
+
+
+def _switch_to_wal(cursor) -> None:
+    """WAL lets readers (ingest status, downstream pulls) work while a run writes. The mode is stored in the
+    file, so only its first connections switch; SQLite answers a switch racing another connection's with
+    `database is locked` at once, without waiting out busy_timeout, so the wait is ours (bounded)."""
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline, pause = time.monotonic() + _BUSY_TIMEOUT_S, 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    # First: switching the journal below waits for a lock another process may hold (initialising the file).
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # WAL lets readers (ingest status, downstream pulls) work while a run writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_S * 1000}")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -50,8 +50,12 @@ def head() -> str:
 
 def current(conn: Connection) -> str | None:
     """The database's revision; BASELINE for a database made before migrations, None when empty."""
+    # Tables first, revision second: outside a transaction each read sees the latest commit, and the tables
+    # and the revision are committed together, so reading the other way round can catch the tables of an
+    # initialisation committed in between without its revision, and call a new database an old one.
+    has_tables = inspect(conn).has_table("ingest_run")
     revision = MigrationContext.configure(conn).get_current_revision()
-    if revision is None and inspect(conn).has_table("ingest_run"):
+    if revision is None and has_tables:
         return BASELINE
     return revision
 
