@@ -67,7 +67,7 @@ def natural_dump(engine: Engine) -> dict[str, list[tuple]]:
         authors = {r.id: (r.source, r.source_id) for r in conn.execute(select(Author.__table__))}
         papers = {r.id: r.title_key for r in conn.execute(select(Paper.__table__))}
         author_fields = list(AuthorRecord.model_fields)
-        paper_fields = [*PaperRecord.model_fields, "title_key"]
+        paper_fields = [name for name in PaperRecord.model_fields if name != "provenance"] + ["title_key"]
         # Not http_status: it is the last answer (200, or 304 on a revalidation), like fetched_at.
         page_fields = ["url", "profile", "source", "etag", "last_modified", "content_sha256", "parser_version"]
         metrics = list(AuthorMetrics.model_fields)
@@ -77,7 +77,8 @@ def natural_dump(engine: Engine) -> dict[str, list[tuple]]:
 
         return {
             "author": sorted_rows(Author, lambda r: tuple(getattr(r, f) for f in author_fields)),
-            "paper": sorted_rows(Paper, lambda r: tuple(getattr(r, f) for f in paper_fields)),
+            "paper": sorted_rows(Paper, lambda r: (*(getattr(r, f) for f in paper_fields),  # sources, not times:
+                                                   {name: o["source"] for name, o in r.provenance.items()})),
             "authorship": sorted_rows(Authorship, lambda r: (authors[r.author_id], papers[r.paper_id], r.position,
                                                              r.removed_at is None)),
             "author_snapshot": sorted_rows(AuthorSnapshot, lambda r: (authors[r.author_id],

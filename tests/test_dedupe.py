@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -13,6 +13,7 @@ from ingest.dedupe import (
     TITLE_KEY_MAX,
     _group_transitively,
     arxiv_id_of_doi,
+    attributed,
     canonical,
     group_papers,
     merge_papers,
@@ -154,9 +155,10 @@ def test_a_paper_without_external_ids_is_known_by_its_title_key_only():
 
 # -- merge rules -----------------------------------------------------------------------------------
 
-def test_newer_values_win():
-    known = paper(abstract="old abstract", category="LG", orgs=["mila"], code_url="https://a")
-    seen = paper(abstract="new abstract", category="CL", orgs=["inria"], code_url="https://b")
+def test_a_sources_newer_values_win():
+    known = by("scholarfeed", paper(abstract="old abstract", category="LG", orgs=["mila"], code_url="https://a"))
+    seen = by("scholarfeed", paper(abstract="new abstract", category="CL", orgs=["inria"], code_url="https://b"),
+              days=1)
     merged = merge_papers(known, seen)
     assert [value(merged, name) for name in ("abstract", "category", "orgs", "code_url")] == [
         "new abstract", "CL", ["inria"], "https://b"]
@@ -341,3 +343,78 @@ def test_a_title_key_fits_its_column_however_far_normalisation_expands_the_title
     key = title_key(expanding)
     assert len(key) == TITLE_KEY_MAX and key.endswith("|2020")
     assert title_key(paper("\ufdfa" * 40 + " part two", published_on=date(2020, 1, 1))) == key  # the cut is the same
+
+
+# -- provenance and precedence ------------------------------------------------------------------------
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def by(source: str, record: PaperRecord, days: int = 0) -> PaperRecord:
+    """The record as `source` gave it, `days` after T0."""
+    return attributed(record, source, T0 + timedelta(days=days))
+
+
+def origin(source: str, days: int = 0) -> dict:
+    return {"source": source, "at": (T0 + timedelta(days=days)).isoformat()}
+
+
+def test_a_record_remembers_which_source_gave_each_value_it_has_and_when():
+    record = by("openalex", paper(abstract=None, doi="10.1/x", source_fields={"openalex": {"cited_by": 7}}))
+    assert record.cited_by == 7  # the source's own count
+    assert record.provenance == {name: origin("openalex")
+                                 for name in ("title", "year", "published_on", "doi", "cited_by")}
+
+
+def test_the_source_ranked_first_for_a_field_keeps_its_value_against_any_other():
+    arxiv = by("arxiv", paper(abstract="arXiv's abstract."))
+    profile = by("scholarfeed", paper(abstract="The profile's abstract."), days=1)
+    for merged in (merge_papers(arxiv, profile), merge_papers(profile, arxiv)):
+        assert (merged.abstract, merged.provenance["abstract"]) == ("arXiv's abstract.", origin("arxiv"))
+
+
+def test_two_sources_no_ranking_orders_do_not_flip_a_value_run_after_run():
+    known = by("scholarfeed", paper("Deep Nets"))
+    for day in range(1, 5):  # each run sees both, in either order
+        source, other = ("gscholar", "scholarfeed") if day % 2 else ("scholarfeed", "gscholar")
+        known = merge_papers(known, by(source, paper("Deep nets." if source == "gscholar" else "Deep Nets"), day))
+        known = merge_papers(known, by(other, paper("Deep nets." if other == "gscholar" else "Deep Nets"), day))
+        assert (known.title, known.provenance["title"]["source"]) == ("Deep Nets", "scholarfeed")
+
+
+def test_a_source_changes_its_own_value_but_not_by_an_older_observation():
+    known = by("scholarfeed", paper("Deep Nets"), days=5)
+    assert merge_papers(known, by("scholarfeed", paper("Deep Nets, revised"), days=6)).title == "Deep Nets, revised"
+    assert merge_papers(known, by("scholarfeed", paper("Deep Nets (2019 page)"), days=1)) is known
+
+
+def test_a_truncated_author_list_never_replaces_a_complete_one_whatever_the_ranking():
+    complete = by("openalex", paper(authors=["A. One", "B. Two", "C. Three"], authors_truncated=False))
+    truncated = by("scholarfeed", paper(authors=["A. One", "B. Two"], authors_truncated=True), days=1)
+    merged = merge_papers(complete, truncated, {"authors": ("scholarfeed",)})
+    assert (merged.authors, merged.provenance["authors"]) == (complete.authors, origin("openalex"))
+    assert merge_papers(truncated, complete, {"authors": ("scholarfeed",)}).authors == complete.authors
+
+
+def test_citations_come_from_openalex_by_default_and_from_whichever_source_is_configured():
+    openalex = by("openalex", paper(source_fields={"openalex": {"cited_by": 120}}))
+    scholar = by("gscholar", paper(source_fields={"gscholar": {"cited_by": 131}}), days=1)
+    assert merge_papers(openalex, scholar).cited_by == merge_papers(scholar, openalex).cited_by == 120
+    assert merge_papers(openalex, scholar, {"cited_by": ("gscholar", "openalex")}).cited_by == 131
+    assert merge_papers(openalex, scholar).source_fields == {"openalex": {"cited_by": 120},
+                                                             "gscholar": {"cited_by": 131}}
+
+
+def test_a_value_stored_before_provenance_was_kept_learns_its_origin_from_the_next_source_that_shows_it():
+    stored = paper(abstract="Known.")  # no provenance
+    merged = merge_papers(stored, by("arxiv", paper(abstract="Known.")))
+    assert merged.abstract == "Known." and merged.provenance["abstract"] == origin("arxiv")
+
+
+def test_a_batch_keeps_the_ranked_sources_values_whatever_order_the_records_come_in():
+    records = [by("scholarfeed", paper(abstract="Short.", arxiv_id="2306.13239")),
+               by("arxiv", paper(abstract="The whole abstract.", arxiv_id="2306.13239")),
+               by("openalex", paper(abstract="OpenAlex's.", arxiv_id="2306.13239"), days=1)]
+    for ordered in (records, records[::-1], records[1:] + records[:1]):
+        (merged,), _ = group_papers(ordered)
+        assert merged.abstract == "The whole abstract."

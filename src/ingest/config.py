@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ingest.dedupe import DEFAULT_PRECEDENCE, RANKED_FIELDS
 from ingest.http.addresses import parse_networks
 
 DEFAULT_CONFIG = Path("config") / "ingest.toml"
@@ -303,6 +304,11 @@ class Settings(BaseSettings):
         120.0, gt=0, description="A running run silent this long is taken as crashed and marked abandoned by the "
         "next run to start; a live run beats four times as often."
     )
+    precedence: dict[str, list[str]] = Field(
+        default_factory=lambda: {name: list(sources) for name, sources in DEFAULT_PRECEDENCE.items()},
+        description="Which source's value a paper keeps when sources disagree: per field, sources strongest "
+        "first. A field set here replaces its default; the others keep theirs. A source not listed ranks after "
+        "those listed, and between two such the value first given stays until its own source changes it.")
     groups: list[GroupSettings] = Field(
         default_factory=list, description="Source groups with their own profiles and schedules (`ingest serve`, "
         "`ingest deploy`); without any, the top-level profiles form one unscheduled group, 'default'."
@@ -334,6 +340,23 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return valid_database_url(value)
+
+    @field_validator("precedence", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        return {**DEFAULT_PRECEDENCE, **value} if isinstance(value, dict) else value
+
+    @field_validator("precedence")
+    @classmethod
+    def _known_fields_and_sources(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from ingest.sources.registry import all_sources  # the registry reads this module's settings classes
+
+        if unknown := sorted(set(value) - set(RANKED_FIELDS)):
+            raise ValueError(f"no paper field {', '.join(unknown)} (fields: {', '.join(RANKED_FIELDS)})")
+        sources = all_sources()
+        if unknown := sorted({s for ranking in value.values() for s in ranking} - set(sources)):
+            raise ValueError(f"no source {', '.join(unknown)} (sources: {', '.join(sources)})")
+        return {name: list(ranking) for name, ranking in value.items()}
 
     @classmethod
     def settings_customise_sources(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from operator import attrgetter
 
 from ingest import match
-from ingest.records import PaperRecord
+from ingest.records import PaperRecord, construct
 
 _NON_WORD = re.compile(r"[\W_]+")
 _ARXIV_VERSION = re.compile(r"v\d+$")
@@ -106,32 +107,91 @@ def _empty(value: object) -> bool:
     return value is None or value == "" or value == [] or value is False
 
 
+# The common fields a merge decides one by one; `authors` (with `authors_truncated`) is decided as a pair.
 _SCALAR_FIELDS = tuple(name for name in PaperRecord.model_fields
-                       if name not in ("authors", "authors_truncated", "source_fields"))
+                       if name not in ("authors", "authors_truncated", "source_fields", "provenance"))
+RANKED_FIELDS = (*_SCALAR_FIELDS, "authors")  # what `provenance` and a precedence name
+
+Precedence = Mapping[str, Sequence[str]]  # field -> sources, strongest first
+# arXiv is the authority on its own papers' bylines, abstracts and dates; OpenAlex counts citations across
+# publishers. Any field, and any source not named, is held by whoever gave its value first (see `_prevails`).
+DEFAULT_PRECEDENCE: Precedence = {"authors": ("arxiv",), "abstract": ("arxiv",), "published_on": ("arxiv",),
+                                  "year": ("arxiv",), "cited_by": ("openalex",)}
+Origin = dict[str, str]  # {"source": name, "at": ISO 8601 time of the observation}
 
 
-def merge_papers(known: PaperRecord, seen: PaperRecord) -> PaperRecord:
-    """`seen` updates `known`, except that a known value never gives way to an empty one and a
-    complete author list never gives way to a truncated one. Sources' own fields merge field by field."""
+def attributed(paper: PaperRecord, source: str, observed_at: datetime) -> PaperRecord:
+    """The record as `source` gave it at `observed_at`: each common field it has a value for remembers them
+    (`provenance`), and its citation count is the source's own (`cited_by` of its source fields)."""
+    values = dict(paper.__dict__)
+    if (own := (paper.source_fields.get(source) or {}).get("cited_by")) is not None:
+        values["cited_by"] = own
+    origin = {"source": source, "at": observed_at.isoformat()}
+    values["provenance"] = {name: origin for name in RANKED_FIELDS if not _empty(values[name])}
+    return construct(PaperRecord, values)
+
+
+def _prevails(ranking: Sequence[str], known: Origin | None, seen: Origin | None) -> bool:
+    """Whether a value `seen` gave replaces the different one `known` gave. Where either origin is unknown (a
+    paper stored before provenance was kept), the newer value wins, as it always did. A source may change its
+    own value, but not by an older observation (an archived page read after today's). Otherwise the source
+    `ranking` puts first wins, and between two it does not rank the value stays: two sources that disagree do
+    not flip it on every run."""
+    if known is None or seen is None:
+        return True
+    if known["source"] == seen["source"]:
+        return seen["at"] >= known["at"]
+    unranked = len(ranking)
+    rank = {source: i for i, source in enumerate(ranking)}
+    return rank.get(seen["source"], unranked) < rank.get(known["source"], unranked)
+
+
+def merge_papers(known: PaperRecord, seen: PaperRecord, precedence: Precedence = DEFAULT_PRECEDENCE
+                 ) -> PaperRecord:
+    """`seen` updates `known` field by field where its value prevails: never an empty value over a known one,
+    never a truncated author list over a complete one, and between sources as `_prevails` rules (by
+    `precedence`). A value taken keeps its origin in `provenance`. Sources' own fields merge field by field."""
     # The usual case: one paper listed alike on several co-authors' pages. (Values compared
     # directly: pydantic's == checks more, and costs more than the rest of a batch's grouping.)
     if seen.__dict__ == known.__dict__:
         return known
     update = {}
+    given, held = seen.provenance, known.provenance
+    origins: dict[str, Origin | None] = {}  # field -> its origin now, where that changes
+
+    def decide(name: str, value: object, mine: object, prevails: Callable[[], bool]) -> bool:
+        if value == mine:
+            if name not in held and name in given:  # a value stored before provenance: its origin now known
+                origins[name] = given[name]
+            return False
+        if not (_empty(mine) or prevails()):
+            return False
+        origins[name] = given.get(name)
+        return True
+
     for name in _SCALAR_FIELDS:
         value = getattr(seen, name)
-        if not _empty(value) and value != getattr(known, name):
+        if not _empty(value) and decide(name, value, getattr(known, name),
+                                        lambda: _prevails(precedence.get(name, ()), held.get(name), given.get(name))):
             update[name] = value
     if seen.source_fields != known.source_fields:
         merged = _merge_source_fields(known.source_fields, seen.source_fields)
         if merged != known.source_fields:
             update["source_fields"] = merged
-    known_complete = bool(known.authors) and not known.authors_truncated
-    seen_complete = bool(seen.authors) and not seen.authors_truncated
-    if seen.authors and (seen_complete or not known_complete):
-        if (seen.authors, seen.authors_truncated) != (known.authors, known.authors_truncated):
+    if seen.authors:
+        known_complete = bool(known.authors) and not known.authors_truncated
+        seen_complete = not seen.authors_truncated
+        if decide("authors", (seen.authors, seen.authors_truncated), (known.authors, known.authors_truncated),
+                  lambda: seen_complete > known_complete or (seen_complete == known_complete and _prevails(
+                      precedence.get("authors", ()), held.get("authors"), given.get("authors")))):
             update["authors"] = seen.authors
             update["authors_truncated"] = seen.authors_truncated
+    if origins:
+        provenance = {**held, **{name: origin for name, origin in origins.items() if origin is not None}}
+        for name in (name for name, origin in origins.items() if origin is None):
+            provenance.pop(name, None)  # taken from a record that does not say where it came from
+        if provenance != held:
+            update["provenance"] = provenance
     return known.model_copy(update=update) if update else known
 
 
@@ -144,9 +204,10 @@ def _merge_source_fields(known: dict[str, dict], seen: dict[str, dict]) -> dict[
     return merged
 
 
-def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:
+def group_papers(papers: Sequence[PaperRecord], precedence: Precedence = DEFAULT_PRECEDENCE
+                 ) -> tuple[list[PaperRecord], list[int]]:
     """Merge records that share any key. Returns the merged papers and, for each input, the
-    index of its merged paper. Inputs must be `canonical`; later inputs update earlier ones."""
+    index of its merged paper. Inputs must be `canonical`; later inputs update earlier ones (`merge_papers`)."""
     # One pass: a record joins the group owning any of its keys and is merged into it at once. A
     # record whose keys belong to two groups joins them: then group transitively, from the start.
     owner: dict[Key, int] = {}
@@ -159,20 +220,21 @@ def group_papers(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list
             found = owner.get(key)
             if found is not None and found != group:
                 if group is not None:
-                    return _group_transitively(papers)
+                    return _group_transitively(papers, precedence)
                 group = found
         if group is None:
             group = len(merged)
             merged.append(paper)
         else:
-            merged[group] = merge_papers(merged[group], paper)
+            merged[group] = merge_papers(merged[group], paper, precedence)
         for key in keys:
             owner[key] = group
         group_of.append(group)
     return merged, group_of
 
 
-def _group_transitively(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord], list[int]]:
+def _group_transitively(papers: Sequence[PaperRecord], precedence: Precedence = DEFAULT_PRECEDENCE
+                        ) -> tuple[list[PaperRecord], list[int]]:
     """`group_papers` by union-find over shared keys."""
     parent = list(range(len(papers)))
 
@@ -199,7 +261,7 @@ def _group_transitively(papers: Sequence[PaperRecord]) -> tuple[list[PaperRecord
             roots[root] = len(merged)
             merged.append(paper)
         else:
-            merged[roots[root]] = merge_papers(merged[roots[root]], paper)
+            merged[roots[root]] = merge_papers(merged[roots[root]], paper, precedence)
         group_of.append(roots[root])
     return merged, group_of
 
@@ -209,7 +271,8 @@ def distinct_ids(a: PaperRecord, b: PaperRecord) -> bool:
     return bool((a.arxiv_id and b.arxiv_id and a.arxiv_id != b.arxiv_id) or (a.doi and b.doi and a.doi != b.doi))
 
 
-def merge_alike(papers: list[PaperRecord], group_of: list[int]) -> tuple[list[PaperRecord], list[int]]:
+def merge_alike(papers: list[PaperRecord], group_of: list[int], precedence: Precedence = DEFAULT_PRECEDENCE
+                ) -> tuple[list[PaperRecord], list[int]]:
     """`group_papers`' result with the papers that share no key but are one paper (`ingest.match`) merged too:
     compared within each title head only, so a batch costs a dictionary pass and a few comparisons."""
     by_head: dict[str, list[int]] = {}
@@ -231,5 +294,5 @@ def merge_alike(papers: list[PaperRecord], group_of: list[int]) -> tuple[list[Pa
     index = {old: new for new, old in enumerate(kept)}
     merged = [papers[i] for i in kept]
     for j, i in sorted(into.items()):
-        merged[index[i]] = merge_papers(merged[index[i]], papers[j])
+        merged[index[i]] = merge_papers(merged[index[i]], papers[j], precedence)
     return merged, [index[into.get(group, group)] for group in group_of]

@@ -59,9 +59,15 @@ class PaperRecord(SQLModel):
     abstract: str | None = None
     arxiv_id: str | None = Field(default=None, max_length=32)
     doi: str | None = Field(default=None, max_length=255)
+    cited_by: int | None = Field(default=None, description="Citations, as the source ranked first for them "
+                                 "counts (default OpenAlex); each source's own count stays in its source_fields.")
     source_fields: dict[str, dict[str, Any]] = Field(
         default_factory=dict, sa_type=JSON, description="Each source's own fields of the paper, by source name "
         "(e.g. {'scholarfeed': {'category': 'LG', ...}}).")
+    provenance: dict[str, dict[str, str]] = Field(
+        default_factory=dict, sa_type=JSON, sa_column_kwargs={"server_default": "{}"},
+        description="Where each common field's value came from: {field: {'source': name, 'at': ISO 8601 time of "
+        "the observation that gave it}}. Set when a paper is loaded, not by extraction.")
 
 
 def source_record_id(source: str, source_fields: dict[str, dict], arxiv_id: str | None) -> str | None:
@@ -70,6 +76,10 @@ def source_record_id(source: str, source_fields: dict[str, dict], arxiv_id: str 
     fields = source_fields.get(source) or {}
     found = fields.get("source_id") or fields.get(f"{source}_id") or arxiv_id
     return str(found) if found else None
+
+
+# What loading sets, not extraction: one source's record has no say in them (its own count is its source field).
+_LOAD_TIME_FIELDS = {"source_fields", "cited_by", "provenance"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +106,7 @@ class Observation:
                        **a.source_metrics}
             author = {"name": a.name, "profile_url": a.profile_url, "metrics": metrics, **a.source_fields}
         papers = [
-            {**p.model_dump(mode="json", exclude={"source_fields"}), **p.source_fields.get(self.source, {})}
+            {**p.model_dump(mode="json", exclude=_LOAD_TIME_FIELDS), **p.source_fields.get(self.source, {})}
             for p in self.papers
         ]
         return {"source": self.source, "source_id": self.source_id, "origin_url": self.origin_url,

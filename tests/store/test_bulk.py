@@ -19,12 +19,13 @@ PAPER_ROWS = [
     {"title": "Plain", "abstract": None, "year": 2020, "published_on": date(2020, 2, 29),
      "authors": ["A. One", "B. Twö"], "authors_truncated": False,
      "source_fields": {"scholarfeed": {"category": "LG", "has_code": True, "code_url": "https://c", "orgs": []}},
-     "arxiv_id": "2002.00001", "doi": None, "title_key": "plain|2020", "title_head": "plain", "first_seen_at": T0},
+     "arxiv_id": "2002.00001", "doi": None, "title_key": "plain|2020", "title_head": "plain", "first_seen_at": T0,
+     "cited_by": 0, "provenance": {"title": {"source": "scholarfeed", "at": "2026-01-01T12:30:15+00:00"}}},
     {"title": 'Quotes "\' and \\ back', "abstract": "Σ 𝔘 ½\nnew line", "year": None, "published_on": None,
      "authors": [], "authors_truncated": True,
      "source_fields": {"scholarfeed": {"category": None, "orgs": ["mila", "o'r\"g"]}, "other": {"n": 1.5}},
      "arxiv_id": None, "doi": "10.1/x", "title_key": "quotes|", "title_head": "quotes and back",
-     "first_seen_at": T0.astimezone(timezone(timedelta(hours=5)))},
+     "first_seen_at": T0.astimezone(timezone(timedelta(hours=5))), "cited_by": None, "provenance": {}},
 ]
 COLUMNS = tuple(PAPER_ROWS[0])
 BODY_ROWS = [{"sha256": "a" * 64, "size": 3, "data": b"\x00\xff\x28\xb5\x2f\xfd"},
@@ -103,4 +104,4 @@ def test_insert_ignoring_conflicts_returns_only_the_rows_it_inserted(engine):
 
 def paper_row(title: str, arxiv_id: str) -> dict:
     return {"title": title, "arxiv_id": arxiv_id, "title_key": f"{title.lower()}|2020", "title_head": title.lower(), "authors": [],
-            "source_fields": {}, "authors_truncated": False, "first_seen_at": T0}
+            "source_fields": {}, "provenance": {}, "authors_truncated": False, "first_seen_at": T0}

@@ -60,7 +60,10 @@ def triggers(engine) -> set[str]:
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             return set(conn.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
-        return set(conn.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")))
+        # This schema's only: other tests' schemas (another xdist process) have theirs.
+        return set(conn.scalars(text("SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                     "WHERE NOT t.tgisinternal AND n.nspname = current_schema()")))
 
 
 def test_a_new_database_and_an_upgraded_one_capture_with_the_same_triggers(database_url, tmp_path):

@@ -356,3 +356,42 @@ def test_a_load_leaves_the_garbage_collector_as_it_found_it(engine):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def papers_from(source: str, papers: list[PaperRecord], seen: datetime) -> Observation:
+    """A page of papers from another source (an enrichment's answer)."""
+    return Observation(source, None, f"http://127.0.0.1/{source}", seen, "cd" * 32, None, papers, None, None)
+
+
+def test_sources_that_disagree_leave_the_stored_value_where_precedence_puts_it_run_after_run(engine):
+    """Scholar Feed and arXiv disagree on a paper's abstract and title, every run: arXiv's abstract wins (the
+    default precedence), the title stays Scholar Feed's (no source ranked: the first to give it keeps it), and
+    after the first run nothing is written again, whichever comes first."""
+    listed = paper("Deep Nets", arxiv_id="2001.00001", abstract="Cut short…")
+    whole = paper("Deep nets.", arxiv_id="2001.00001", abstract="The whole abstract.", source_fields={})
+    updated = []
+    for day in range(4):
+        when = T0 + timedelta(days=day)
+        counts = RunCounts()
+        with engine.begin() as conn:
+            if day % 2:
+                loader.load_papers(conn, [papers_from("arxiv", [whole], when)], counts, now=when)
+            load_profiles(conn, [seen_at(profile(author(), [listed]), when)], counts, now=when)
+            if not day % 2:
+                loader.load_papers(conn, [papers_from("arxiv", [whole], when)], counts, now=when)
+        updated.append(counts.papers_updated)
+    (stored,) = rows(engine, Paper)
+    assert (stored.title, stored.abstract) == ("Deep Nets", "The whole abstract.")
+    assert (stored.provenance["title"], stored.provenance["abstract"]) == (
+        {"source": "scholarfeed", "at": T0.isoformat()}, {"source": "arxiv", "at": T0.isoformat()})
+    assert updated == [1, 0, 0, 0]
+
+
+def test_a_configured_precedence_decides_instead_of_the_default(engine):
+    listed = paper("Deep Nets", arxiv_id="2001.00001", abstract="The profile's abstract.")
+    whole = paper("Deep Nets", arxiv_id="2001.00001", abstract="arXiv's abstract.", source_fields={})
+    with engine.begin() as conn:
+        loader.load_papers(conn, [papers_from("arxiv", [whole], T0)], RunCounts(), now=T0)
+        load_profiles(conn, [seen_at(profile(author(), [listed]), T0)], RunCounts(), now=T0,
+                      precedence={"abstract": ("scholarfeed", "arxiv")})
+    assert rows(engine, Paper)[0].abstract == "The profile's abstract."

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from ingest.dedupe import DEFAULT_PRECEDENCE, Precedence
 from ingest.failpoint import failpoint
 from ingest.records import AuthorRecord, Observation, PaperRecord, construct
 from ingest.sources.base import ProfileRef
@@ -156,7 +157,8 @@ def hold_shrunk(engine: Engine, outcomes: list[ProfileOutcome], ratio: float) ->
             outcome.extracted, outcome.complete = [], False
 
 
-def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
+def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, level: int,
+          precedence: Precedence = DEFAULT_PRECEDENCE) -> Written:
     """Load the batch's profiles and archive their bodies in one transaction, then save unchanged pages'
     state, quarantine what could not be loaded (its bodies compressed at zstd `level`) and keep what failed."""
     now = utcnow()
@@ -167,7 +169,8 @@ def write(engine: Engine, outcomes: list[ProfileOutcome], run_id: int | None, le
         def work(conn) -> RunCounts:
             counts = RunCounts()
             archive.keep(conn, [capture for outcome in batch for capture in outcome.captures()])
-            load_profiles(conn, [outcome.profile_load() for outcome in batch], counts, now=now)  # last: see there
+            load_profiles(conn, [outcome.profile_load() for outcome in batch], counts, now=now,  # last: see there
+                          precedence=precedence)
             failpoint("load_before_commit")
             return counts
         return work

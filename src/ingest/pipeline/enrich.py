@@ -56,7 +56,7 @@ async def enrich(settings: Settings, engine: Engine, fetcher: Fetcher, run_id: i
             await _trouble(engine, problem(url, exc, fetched.body), run_id, settings, counts, retryable=False)
             continue
         with engine.begin() as conn:
-            load_papers(conn, [page], counts, now=utcnow())
+            load_papers(conn, [page], counts, now=utcnow(), precedence=settings.precedence)
         counts.pages_loaded += 1
     log.info("arXiv: asked for %d papers, %d updated", len(ids), counts.papers_updated)
     return counts

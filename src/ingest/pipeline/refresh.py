@@ -306,7 +306,9 @@ class Refresher:
     # -- writing -------------------------------------------------------------------------------
     async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:
         await asyncio.to_thread(hold_shrunk, self.engine, outcomes, self.settings.blocks.shrink_ratio)
-        return tally(await self.workers.write(outcomes, self.run_id, self.settings.archive.level), outcomes)
+        written = await self.workers.write(outcomes, self.run_id, self.settings.archive.level,
+                                           self.settings.precedence)
+        return tally(written, outcomes)
 
 
 async def refresh(settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> IngestRun:

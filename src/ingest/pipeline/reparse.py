@@ -62,7 +62,7 @@ def reparse(settings: Settings, engine: Engine, source: str | None = None, every
         for start in range(0, len(profiles), size):
             batch = profiles[start: start + size]
             outcomes = [_outcome(profile, stored, missing) for profile, stored in zip(batch, _stored(engine, batch))]
-            counts.add(tally(write(engine, outcomes, run.id, settings.archive.level), outcomes, fetched=False))
+            counts.add(tally(write(engine, outcomes, run.id, settings.archive.level, settings.precedence), outcomes, fetched=False))
             if progress:
                 progress(min(start + size, len(profiles)), len(profiles))
     except BaseException:

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ingest.dedupe import Precedence
 from ingest.failpoint import kill_also
 from ingest.pipeline.batch import PackedPage, ProfileOutcome, Written, write
 from ingest.sources import Origin, registry
@@ -40,10 +41,10 @@ def _extract_packed(source: str, body: bytes, origin: Origin, archive_level: int
     return PackedPage.pack(observation, len(body), archive.pack(body, archive_level) if archive_level else None)
 
 
-def _write(outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
+def _write(outcomes: list[ProfileOutcome], run_id: int | None, level: int, precedence: Precedence) -> Written:
     if "engine" not in _database:
         _database["engine"] = make_engine(_database["url"], check=False)  # the run checked it
-    return write(_database["engine"], outcomes, run_id, level)
+    return write(_database["engine"], outcomes, run_id, level, precedence)
 
 
 def _start_worker(parent: int, database_url: str) -> None:
@@ -76,7 +77,7 @@ def default_workers() -> int:
 
 class Workers:
     """`await workers.extract(...)` is a source's `extract`, packed, run in a worker process;
-    `await workers.write(outcomes, run_id, level)` is `batch.write` into `engine`'s database, one at a time
+    `await workers.write(outcomes, run_id, level, precedence)` is `batch.write` into `engine`'s database, one at a time
     (workers made without an engine only extract)."""
 
     def __init__(self, engine: Engine | None = None, workers: int | None = None) -> None:
@@ -89,12 +90,13 @@ class Workers:
         """The page's observation, packed; its body compressed at `archive_level` (None: not archived)."""
         return await self._run(_extract_packed, source, body, origin, archive_level)
 
-    async def write(self, outcomes: list[ProfileOutcome], run_id: int | None, level: int) -> Written:
+    async def write(self, outcomes: list[ProfileOutcome], run_id: int | None, level: int,
+                    precedence: Precedence) -> Written:
         async with self._write_lock:
             if any(outcome.extracted for outcome in outcomes):
-                return await self._run(_write, outcomes, run_id, level)
+                return await self._run(_write, outcomes, run_id, level, precedence)
             # Page states and quarantine only: not worth starting a worker for.
-            return await asyncio.to_thread(write, self.engine, outcomes, run_id, level)
+            return await asyncio.to_thread(write, self.engine, outcomes, run_id, level, precedence)
 
     async def _run(self, function, *args) -> Any:
         if self._pool is None:

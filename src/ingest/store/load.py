@@ -70,27 +70,34 @@ class _Listing:
     pages: list[tuple[int, int, int, datetime]] = field(default_factory=list)
 
 
-def load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: RunCounts, *, now: datetime) -> None:
+def load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: RunCounts, *, now: datetime,
+                  precedence: dedupe.Precedence = dedupe.DEFAULT_PRECEDENCE) -> None:
     """Load profiles inside the caller's transaction, which this must begin; add what changed to `counts`.
-    `now` dates only the bookkeeping (quarantine entries the profiles' pages resolve, the change feed).
+    `now` dates only the bookkeeping (quarantine entries the profiles' pages resolve, the change feed);
+    `precedence` decides between sources' values of a paper's fields (`ingest.dedupe.merge_papers`).
     The changes are numbered for the feed last, under its lock: commit soon after."""
     with _collector_paused():
-        _load_profiles(conn, profiles, counts, now)
+        _load_profiles(conn, profiles, counts, now, precedence)
         changes.seal(conn, now)
 
 
-def load_papers(conn: Connection, pages: Sequence[Observation], counts: RunCounts, *, now: datetime) -> None:
+def load_papers(conn: Connection, pages: Sequence[Observation], counts: RunCounts, *, now: datetime,
+                precedence: dedupe.Precedence = dedupe.DEFAULT_PRECEDENCE) -> None:
     """Load pages of papers that belong to no profile (an enrichment source's answers) inside the caller's
     transaction: each completes the stored paper it shares a key with (or is inserted), by the same merge rules
     as a profile's papers; no authorship changes."""
-    records = [dedupe.canonical(paper) for page in pages for paper in page.papers]
+    records = [paper for page in pages for paper in _attributed(page)]
     seen_at = [page.observed_at for page in pages for _ in page.papers]
-    papers, group_of = dedupe.merge_alike(*dedupe.group_papers(records))
+    papers, group_of = dedupe.merge_alike(*dedupe.group_papers(records, precedence), precedence)
     first_seen: list[datetime] = [now] * len(papers)
     for group, observed_at in zip(group_of, seen_at):
         first_seen[group] = min(first_seen[group], observed_at)
-    _load_papers(conn, papers, first_seen, counts, now)
+    _load_papers(conn, papers, first_seen, counts, now, precedence)
     changes.seal(conn, now)
+
+
+def _attributed(page: Observation) -> list[PaperRecord]:
+    return [dedupe.attributed(dedupe.canonical(paper), page.source, page.observed_at) for paper in page.papers]
 
 
 @contextmanager
@@ -109,7 +116,8 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: RunCounts, now: datetime) -> None:
+def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: RunCounts, now: datetime,
+                   precedence: dedupe.Precedence) -> None:
     pages.lock_profiles(conn, [profile.profile for profile in profiles])
     listings: list[_Listing] = []
     records: list[PaperRecord] = []
@@ -119,13 +127,13 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
         position = 1
         for _, page in profile.pages:
             start = len(records)
-            records += map(dedupe.canonical, page.papers)
+            records += _attributed(page)
             # A cursor-paged page does not know where it starts: right after the page before it.
             position = page.first_position if page.first_position is not None else position
             listing.pages.append((start, len(records), position, page.observed_at))
             position += len(page.papers)
         listings.append(listing)
-    papers, group_of = dedupe.merge_alike(*dedupe.group_papers(records))
+    papers, group_of = dedupe.merge_alike(*dedupe.group_papers(records, precedence), precedence)
     first_seen: list[datetime | None] = [None] * len(papers)
     for listing in listings:
         for start, end, _, observed_at in listing.pages:
@@ -133,7 +141,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
                 if first_seen[group] is None or observed_at < first_seen[group]:
                     first_seen[group] = observed_at
     author_ids = _load_authors(conn, listings, counts)
-    paper_ids = _load_papers(conn, papers, first_seen, counts, now)
+    paper_ids = _load_papers(conn, papers, first_seen, counts, now, precedence)
     record_paper_ids = [paper_ids[group] for group in group_of]
     authorships: list[_Authorships] = []
     for listing in listings:
@@ -297,7 +305,7 @@ def _row_record(row, changed: dict | None = None, fields: Sequence[str] = _PAPER
 
 
 def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[datetime], counts: RunCounts,
-                 now: datetime) -> list[int]:
+                 now: datetime, precedence: dedupe.Precedence) -> list[int]:
     """Insert or update each merged paper (first seen at `first_seen` of it); returns their ids in order."""
     keys = [dedupe.paper_keys(paper) for paper in papers]
     found_ids = _find_papers(conn, (key for paper_keys in keys for key in paper_keys))
@@ -327,8 +335,8 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
         known = _row_record(row, updates.get(row.id))
         for other in others:
             merged_into[other.id] = row.id
-            known = dedupe.merge_papers(_row_record(other, updates.pop(other.id, None)), known)
-        merged = dedupe.merge_papers(known, paper)
+            known = dedupe.merge_papers(_row_record(other, updates.pop(other.id, None)), known, precedence)
+        merged = dedupe.merge_papers(known, paper, precedence)
         values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged),
                                                    "title_head": match.head(merged)}
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}

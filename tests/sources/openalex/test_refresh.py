@@ -17,6 +17,7 @@ from ingest.site.openalex import author_key
 from ingest.site.server import Response, Site, serve_in_thread
 from ingest.sources.openalex.urls import WORK_FIELDS
 from ingest.store.tables import Author, Authorship, AuthorYearly, Page, Paper, PaperSource, Quarantine
+from tests.conftest import read_page, seed_html
 
 FAST = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, "hosts": {"127.0.0.1": {"min_interval_s": 0.0}}}
 PER_PAGE = 5  # the bundled API's largest page here: a dozen papers span three cursor pages
@@ -121,5 +122,11 @@ async def test_the_seed_from_scholar_feed_and_openalex_is_eleven_papers_with_who
     linked = {(link.paper_id, link.source) for link in rows(engine, PaperSource)}
     assert linked == {(p.id, source) for p in papers for source in ("scholarfeed", "openalex")}
     assert len(listing(engine, "1")) == len(listing(engine, author_key(1))) == 11
+    cut_short = {p.arxiv_id for p in read_page(seed_html(), f"{api_url}/author/1").papers if p.authors_truncated}
+    for p in papers:  # each value remembers its source: the counts, and the bylines Scholar Feed cut, are OpenAlex's
+        assert p.cited_by == p.source_fields["openalex"]["cited_by"] and p.provenance["cited_by"]["source"] == "openalex"
+        if p.arxiv_id in cut_short and not p.authors_truncated:
+            assert p.provenance["authors"]["source"] == "openalex"
+        assert {o["source"] for o in p.provenance.values()} <= {"scholarfeed", "openalex"}
     again = await refresh(openalex_settings(database_url, urls), engine)
     assert (again.papers_inserted, again.papers_updated, again.authorships_changed) == (0, 0, 0)

@@ -106,6 +106,8 @@ def test_every_field_of_all_eleven_papers():
                 "code_url": "https://github.com/tensorflow/addons" if has_code else None,
                 "orgs": orgs,
             }},
+            "cited_by": None,  # set when loaded, from the sources that count
+            "provenance": {},
         }
 
 

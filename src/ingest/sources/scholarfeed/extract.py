@@ -227,6 +227,8 @@ def _paper(card: dict) -> PaperRecord:
             "code_url": card.get("card_code") or None,
             "orgs": card["card_org"],
         }},
+        "cited_by": None,  # the cards show no count
+        "provenance": {},
     }
     for name, limit in _MAX_LENGTHS:
         if values[name] is not None and len(values[name]) > limit:
