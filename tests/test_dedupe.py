@@ -352,7 +352,8 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 def by(source: str, record: PaperRecord, days: int = 0) -> PaperRecord:
     """The record as `source` gave it, `days` after T0."""
-    return attributed(record, source, T0 + timedelta(days=days))
+    (record,) = attributed([record], source, T0 + timedelta(days=days))
+    return record
 
 
 def origin(source: str, days: int = 0) -> dict:

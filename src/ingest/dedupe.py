@@ -120,15 +120,20 @@ DEFAULT_PRECEDENCE: Precedence = {"authors": ("arxiv",), "abstract": ("arxiv",),
 Origin = dict[str, str]  # {"source": name, "at": ISO 8601 time of the observation}
 
 
-def attributed(paper: PaperRecord, source: str, observed_at: datetime) -> PaperRecord:
-    """The record as `source` gave it at `observed_at`: each common field it has a value for remembers them
-    (`provenance`), and its citation count is the source's own (`cited_by` of its source fields)."""
-    values = dict(paper.__dict__)
-    if (own := (paper.source_fields.get(source) or {}).get("cited_by")) is not None:
-        values["cited_by"] = own
-    origin = {"source": source, "at": observed_at.isoformat()}
-    values["provenance"] = {name: origin for name in RANKED_FIELDS if not _empty(values[name])}
-    return construct(PaperRecord, values)
+def attributed(papers: Sequence[PaperRecord], source: str, observed_at: datetime) -> list[PaperRecord]:
+    """The records as `source` gave them at `observed_at`: each common field a record has a value for remembers
+    them (`provenance`), and its citation count is the source's own (`cited_by` of its source fields)."""
+    origin = {"source": source, "at": observed_at.isoformat()}  # one object for the page's records: none alters it
+    out = []
+    for paper in papers:
+        values = dict(paper.__dict__)
+        if (own := (paper.source_fields.get(source) or {}).get("cited_by")) is not None:
+            values["cited_by"] = own
+        # `_empty` inlined: a batch attributes tens of thousands of records
+        values["provenance"] = {name: origin for name in RANKED_FIELDS if (value := values[name]) is not None
+                                and value != "" and value != [] and value is not False}
+        out.append(construct(PaperRecord, values))
+    return out
 
 
 def _prevails(ranking: Sequence[str], known: Origin | None, seen: Origin | None) -> bool:

@@ -97,7 +97,7 @@ def load_papers(conn: Connection, pages: Sequence[Observation], counts: RunCount
 
 
 def _attributed(page: Observation) -> list[PaperRecord]:
-    return [dedupe.attributed(dedupe.canonical(paper), page.source, page.observed_at) for paper in page.papers]
+    return dedupe.attributed([dedupe.canonical(paper) for paper in page.papers], page.source, page.observed_at)
 
 
 @contextmanager
