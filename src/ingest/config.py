@@ -264,6 +264,15 @@ class ExportSettings(BaseModel):
         return self
 
 
+class PersonSettings(BaseModel):
+    """Profiles of one human on several sources: one person, whatever matching would say (`ingest people`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profiles: list[str] = Field(min_length=2, description="Profile URLs, e.g. a Scholar Feed author page and an "
+                                "OpenAlex author.")
+
+
 class GroupSettings(BaseModel):
     """A source group: its own profiles, refreshed on its own schedule, optionally split into shards."""
 
@@ -309,6 +318,9 @@ class Settings(BaseSettings):
         description="Which source's value a paper keeps when sources disagree: per field, sources strongest "
         "first. A field set here replaces its default; the others keep theirs. A source not listed ranks after "
         "those listed, and between two such the value first given stays until its own source changes it.")
+    people: list[PersonSettings] = Field(
+        default_factory=list, description="Profiles known to be one person; others are joined by ORCID or by a "
+        "confident match (same byline name, three shared papers).")
     groups: list[GroupSettings] = Field(
         default_factory=list, description="Source groups with their own profiles and schedules (`ingest serve`, "
         "`ingest deploy`); without any, the top-level profiles form one unscheduled group, 'default'."

@@ -14,7 +14,8 @@ CONTRACTS = (*RECORD_TABLES, Change)
 # Each contract's version. Bump it with any change a consumer could break on (a field removed or retyped, a
 # field newly required); adding an optional field is not one. `ingest schemas` keeps each version's schema as
 # released (`schemas/released/`), and tests/test_schemas.py holds the current schema to additive changes of it.
-SCHEMA_VERSIONS = {"author": 1, "paper": 1, "authorship": 1, "author_snapshot": 1, "author_yearly": 1, "change": 1}
+SCHEMA_VERSIONS = {"author": 1, "paper": 1, "authorship": 1, "author_snapshot": 1, "author_yearly": 1, "person": 1,
+                   "change": 1}
 _NOT_CONTRACT = {"title", "description", "default", "examples"}  # prose: changing it breaks no reader
 
 

@@ -1,5 +1,5 @@
 """The `ingest` command line. Each command is a thin call into the library or a flow; the modules group them:
-`jobs` (run, demo, reparse, enrich, site), `inspect` (status, runs, quarantine, history, extract, sources), `profiles`
+`jobs` (run, demo, reparse, enrich, site), `inspect` (status, runs, quarantine, history, extract, sources, people), `profiles`
 (the registry), `feed` (export), `admin` (schemas, serve, deploy, db).
 
 Errors a user can cause print one sentence on stderr and exit 2 (usage, configuration, database) or 1 (a run

@@ -301,3 +301,41 @@ def list_sources() -> None:
                       ", ".join(source.hosts), f"{polite.interval_s:g} s", str(polite.concurrency),
                       f"{polite.jitter_s:g} s")
     console.print(table)
+
+
+@app.command()
+def people(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the people as JSON lines.")] = False,
+    database: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Link the profiles of one human across sources (as `[[people]]` says, by ORCID, or by a confident match:
+    the same byline name and three shared papers) and list the people. A refresh links new profiles itself;
+    ambiguous matches are listed, never joined."""
+    from sqlalchemy import select
+
+    from ingest.pipeline.people import link_people
+    from ingest.store.tables import Author, Person
+
+    people_settings = settings(config, database)
+    db = engine(people_settings, create=False)
+    linking = link_people(people_settings, db)
+    with db.connect() as conn:
+        persons = {p.id: p for p in conn.execute(select(Person.__table__).order_by(Person.__table__.c.id))}
+        members: dict[int, list[str]] = {}
+        for a in conn.execute(select(Author.__table__).where(Author.__table__.c.person_id.is_not(None))
+                              .order_by(Author.__table__.c.id)):
+            members.setdefault(a.person_id, []).append(f"{a.source}:{a.source_id}")
+    rows = [{"person_id": p.id, "name": p.name, "orcid": p.orcid, "linked_by": p.linked_by,
+             "profiles": members.get(p.id, [])} for p in persons.values()]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row) + "\n")
+        for message in linking.ambiguous:
+            sys.stdout.write(json.dumps({"ambiguous": message}) + "\n")
+        return
+    shown = [row | {"profiles": ", ".join(row["profiles"])} for row in rows]
+    console.print(_table(shown, {"person": "person_id", "name": "name", "orcid": "orcid", "linked by": "linked_by",
+                                 "profiles": "profiles"}, {"orcid"}, title=f"{len(rows)} people"))
+    for message in linking.ambiguous:
+        console.print(f"ambiguous: {message}", markup=False)

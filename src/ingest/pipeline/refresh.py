@@ -23,6 +23,7 @@ from ingest.http.fetch import Fetched, Fetcher, FetchError, Validators, host_of
 from ingest.pipeline.batch import Extracted, ProfileOutcome, authorless, hold_shrunk, tally
 from ingest.pipeline.breaker import Breaker
 from ingest.pipeline.enrich import enrich
+from ingest.pipeline.people import link_people
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
 from ingest.pipeline.workers import Workers
 from ingest.shards import WHOLE, Shard
@@ -127,6 +128,8 @@ class Refresher:
             await self._refresh(planned.profiles, run_batch, counts)
             if self.settings.arxiv.enrich and self.shard.index == 1 and not self._stopping:  # one shard asks
                 counts.add(await enrich(self.settings, self.engine, self.fetcher, run.id))
+            if self.shard.index == 1 and not self._stopping and counts.authors_inserted + counts.authorships_changed:
+                await asyncio.to_thread(link_people, self.settings, self.engine)  # new profiles, or papers moved
         except PlanError as exc:
             runs.finish(self.engine, run, counts, started, status="failed", detail=str(exc))
             raise

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, Table, delete, insert, literal, select, text
+from sqlalchemy import Connection, Select, Table, delete, insert, inspect, literal, select, text
 
 from ingest.store.tables import Authorship, Change, ChangePending, RECORD_TABLES
 
@@ -63,25 +63,27 @@ def between(cursor: int, upto: int) -> Select:
 
 def install(conn: Connection) -> None:
     """Create the capturing triggers (on every record table) for the connection's dialect."""
-    for statement in _trigger_ddl(conn.dialect.name):
+    for statement in _trigger_ddl(conn.dialect.name, _record_tables(conn)):
         conn.exec_driver_sql(statement)
 
 
 def uninstall(conn: Connection) -> None:
-    for statement in _drop_ddl(conn.dialect.name):
+    for statement in _drop_ddl(conn.dialect.name, _record_tables(conn)):
         conn.exec_driver_sql(statement)
 
 
-def _record_tables() -> list[str]:
-    return [model.__tablename__ for model in RECORD_TABLES]
+def _record_tables(conn: Connection) -> list[str]:
+    """The record tables the database has: a migration to an older revision works on fewer than the code knows."""
+    present = set(inspect(conn).get_table_names())
+    return [model.__tablename__ for model in RECORD_TABLES if model.__tablename__ in present]
 
 
-def _trigger_ddl(dialect: str) -> list[str]:
+def _trigger_ddl(dialect: str, tables: list[str]) -> list[str]:
     if dialect == "sqlite":  # row triggers (SQLite has no statement-level ones), numbering as they go
         numbered = f"INSERT INTO {CHANGES.name} (record, record_id, op, changed_at)"
         now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"  # UTC, as the DateTime columns store it
         out = []
-        for table in _record_tables():
+        for table in tables:
             column = _TOMBSTONES.get(table)
             update_op = (f"CASE WHEN NEW.{column} IS NOT NULL AND OLD.{column} IS NULL THEN 'tombstone' "
                          "ELSE 'update' END") if column else "'update'"
@@ -110,7 +112,7 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$"""]
-    for table in _record_tables():
+    for table in tables:
         args = ", ".join(f"'{arg}'" for arg in (table, _TOMBSTONES.get(table)) if arg)
         for event, tables in (("INSERT", "NEW TABLE AS new_rows"), ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS "
                               "new_rows"), ("DELETE", "OLD TABLE AS old_rows")):
@@ -119,9 +121,9 @@ END $$"""]
     return out
 
 
-def _drop_ddl(dialect: str) -> list[str]:
+def _drop_ddl(dialect: str, tables: list[str]) -> list[str]:
     out = []
-    for table in _record_tables():
+    for table in tables:
         for event in ("insert", "update", "delete"):
             out.append(f"DROP TRIGGER IF EXISTS change_{table}_{event}" + (f" ON {table}" if dialect != "sqlite" else ""))
     if dialect != "sqlite":

@@ -32,6 +32,20 @@ class Author(AuthorRecord, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     first_seen_at: datetime = Field(default_factory=utcnow, description="When a page first showed the author.")
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True,
+                                  description="The person this profile is one of, with other sources' profiles of "
+                                  "the same human (`ingest people`); None while it is linked to no other.")
+
+
+class Person(SQLModel, table=True):
+    """One human behind author rows of several sources (`author.person_id`; `ingest.people`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(description="The name of its earliest author row.")
+    orcid: str | None = Field(default=None, max_length=32, description="The ORCID iD its profiles carry, if any.")
+    linked_by: str = Field(max_length=16, description="The strongest rule that joined its profiles: config, orcid "
+                           "or match.")
+    linked_at: datetime = Field(description="When its profiles were last joined or parted.")
 
 
 class Paper(PaperRecord, table=True):
@@ -296,10 +310,10 @@ class ChangePending(SQLModel, table=True):
     merged_into: int | None = Field(default=None, sa_type=BigInteger)
 
 
-RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot, AuthorYearly)
+RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot, AuthorYearly, Person)
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper", "PaperMerge", "PaperSource",
+    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper", "PaperMerge", "PaperSource", "Person",
     "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "as_utc", "utcnow",
 ]
