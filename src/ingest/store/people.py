@@ -36,10 +36,11 @@ def relink(conn: Connection, configured: Iterable[Iterable[tuple[str, str]]], no
         first = by_id[min(members)]
         orcid = next((by_id[m].orcid for m in sorted(members) if by_id[m].orcid), None)
         values = {"name": first.name, "orcid": orcid, "linked_by": rule}
-        kept = min((had[m] for m in members if had[m] is not None and had[m] in existing), default=None)
+        # A person split in two keeps its id in one part only: the other becomes a new person.
+        claimed = set(wanted.values())
+        kept = min((had[m] for m in members if had[m] in existing and had[m] not in claimed), default=None)
         if kept is None:
             kept = conn.execute(PEOPLE.insert().values(**values, linked_at=now).returning(PEOPLE.c.id)).scalar_one()
-            existing[kept] = None
         elif any((getattr(existing[kept], k) != v for k, v in values.items())) or \
                 {m for m, p in had.items() if p == kept} != set(members):
             conn.execute(PEOPLE.update().where(PEOPLE.c.id == kept).values(**values, linked_at=now))
