@@ -3,7 +3,9 @@
 Callers pass whole profiles (every page of each), so a page lands whole or not at all. Rows are
 written only when a value differs, so loading unchanged data inserts and updates nothing. Times are
 the observations': a paper is first seen when a page first showed it, a snapshot is dated when its
-page was fetched, an authorship ends when a complete listing was seen without it. A batch costs a few
+page was fetched, an authorship ends when a complete listing was seen without it. Pages from a web archive
+load the past: an author row that holds newer values keeps them, and the capture adds its metrics to the
+author's history at its own time (`_load_past`). A batch costs a few
 statements per table, not per row: lookups pass all their values in one parameter and the many-row
 inserts go through the driver's executemany (`ingest.store.bulk`).
 """
@@ -11,6 +13,7 @@ inserts go through the driver's executemany (`ingest.store.bulk`).
 from __future__ import annotations
 
 import gc
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from ingest.records import YEARLY_SUFFIX, YEARLY_TABLE, AuthorMetrics, AuthorRec
 from ingest.store import bulk, changes, links, pages, quarantine, tombstones
 from ingest.store.bulk import insert_ignoring_conflicts
 from ingest.store.pages import PageState
+from ingest.store.pages import PAGES
 from ingest.store.tables import Author, Authorship, AuthorSnapshot, AuthorYearly, Paper, RunCounts, as_utc
 
 AUTHORS: Table = Author.__table__
@@ -42,7 +46,7 @@ _TITLE_KEY_INDEX = _PAPER_COLUMNS.index("title_key")
 _MATCH_FIELDS = ("title", "year", "authors", "arxiv_id", "doi")  # what the fuzzy match reads of a stored paper
 _KEY_COLUMNS = {kind.name: PAPERS.c[kind.column] for kind in dedupe.KEY_KINDS}
 assert dedupe.KEY_KINDS[-1].column == "title_key", "a new paper's title key is the last of its keys"
-_PAPER_ROW_COLUMNS = [PAPERS.c.id, PAPERS.c.title_key, PAPERS.c.title_head,  # what a merge reads
+_PAPER_ROW_COLUMNS = [PAPERS.c.id, PAPERS.c.title_key, PAPERS.c.title_head, PAPERS.c.first_seen_at,  # a merge reads
                       *(PAPERS.c[name] for name in _PAPER_FIELDS)]
 _METRICS = tuple(AuthorMetrics.model_fields)
 
@@ -52,20 +56,27 @@ class ProfileLoad:
     """A profile's pages in listing order, the first showing its author. Only a complete profile (every
     page) ends authorships it no longer lists. A partial one adds what it has; cut short by a failure, it
     saves no page state and is fetched in full next time, but cut short by rule (robots.txt disallows the
-    rest) it saves its pages' state: no run will see further, so the next may find them unchanged."""
+    rest) it saves its pages' state: no run will see further, so the next may find them unchanged.
+
+    `archived`: the pages are captures from a web archive, each observed at its capture time. They never end
+    authorships and save no page state (that is the live pages'), and where the author's row holds values
+    observed later, they only add to the author's history."""
 
     profile: str
     parser_version: str
     pages: list[tuple[PageState, Observation]]
     complete: bool = True
     cut_by_rule: bool = False
+    archived: bool = False
 
 
 @dataclass(slots=True)
 class _Listing:
+    profile: str
     author: AuthorRecord
     observed_at: datetime  # of its first page
     complete: bool
+    archived: bool
     # Each page's records: (index of the first, index after the last, position of the first, observed at).
     pages: list[tuple[int, int, int, datetime]] = field(default_factory=list)
 
@@ -77,8 +88,23 @@ def load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Run
     `precedence` decides between sources' values of a paper's fields (`ingest.dedupe.merge_papers`).
     The changes are numbered for the feed last, under its lock: commit soon after."""
     with _collector_paused():
-        _load_profiles(conn, profiles, counts, now, precedence)
+        for loads in _rounds(profiles):
+            _load_profiles(conn, loads, counts, now, precedence)
         changes.seal(conn, now)
+
+
+def _rounds(profiles: Sequence[ProfileLoad]) -> list[Sequence[ProfileLoad]]:
+    """The loads in rounds of distinct profiles, a profile's loads oldest first (several captures of one archived
+    profile): each round's rows are compared with what the round before it left, not with what both found."""
+    by_profile: dict[str, list[ProfileLoad]] = {}
+    for profile in profiles:
+        by_profile.setdefault(profile.profile, []).append(profile)
+    if len(by_profile) == len(profiles):
+        return [profiles]
+    for loads in by_profile.values():
+        loads.sort(key=lambda load: load.pages[0][1].observed_at)
+    depth = max(len(loads) for loads in by_profile.values())
+    return [[loads[k] for loads in by_profile.values() if k < len(loads)] for k in range(depth)]
 
 
 def load_papers(conn: Connection, pages: Sequence[Observation], counts: RunCounts, *, now: datetime,
@@ -123,7 +149,8 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
     records: list[PaperRecord] = []
     for profile in profiles:
         first = profile.pages[0][1]
-        listing = _Listing(first.author, first.observed_at, complete=profile.complete)
+        listing = _Listing(profile.profile, first.author, first.observed_at,
+                           complete=profile.complete and not profile.archived, archived=profile.archived)
         position = 1
         for _, page in profile.pages:
             start = len(records)
@@ -140,7 +167,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
             for group in group_of[start:end]:
                 if first_seen[group] is None or observed_at < first_seen[group]:
                     first_seen[group] = observed_at
-    author_ids = _load_authors(conn, listings, counts)
+    author_ids, past = _load_authors(conn, listings, counts)
     paper_ids = _load_papers(conn, papers, first_seen, counts, now, precedence)
     record_paper_ids = [paper_ids[group] for group in group_of]
     authorships: list[_Authorships] = []
@@ -150,21 +177,34 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
             for paper_id, position in zip(record_paper_ids[start:end], count(first_position)):
                 positions.setdefault(paper_id, position)
         author_id = author_ids[(listing.author.source, listing.author.source_id)]
-        authorships.append((author_id, positions, listing.complete, listing.observed_at))
+        authorships.append((author_id, positions, listing.complete, listing.observed_at,
+                            past.get(author_id) if listing.archived else None))
     counts.authorships_changed += _load_authorships(conn, authorships)
     _save_page_states(conn, [p for p in profiles if p.complete or p.cut_by_rule], now)
 
 
-def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts) -> dict[tuple[str, str], int]:
+def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts
+                  ) -> tuple[dict[tuple[str, str], int], dict[int, datetime]]:
+    """Insert or update the listings' authors; returns their ids by (source, source_id), and, for each author an
+    archived listing shows as they were before what their row holds, when the row's values were observed."""
     wanted = {(listing.author.source, listing.author.source_id): listing for listing in listings}
     existing = _find_authors(conn, list(wanted), AUTHORS.c)
-    new_rows, changed, snapshots = [], [], []
+    held = _held_since(conn, {existing[key].id: listing.profile for key, listing in wanted.items()
+                              if listing.archived and key in existing})
+    new_rows, changed, snapshots, past = [], [], [], {}
     for key, listing in wanted.items():
         author, row = listing.author, existing.get(key)
         if row is None:
             new_rows.append(_values(author, _AUTHOR_FIELDS) | {"first_seen_at": listing.observed_at})
             continue
-        diff = {name: getattr(author, name) for name in _AUTHOR_FIELDS if getattr(row, name) != getattr(author, name)}
+        diff = {}
+        if listing.observed_at < as_utc(row.first_seen_at):  # an archive saw them before we did
+            diff["first_seen_at"] = listing.observed_at
+        if row.id in held and listing.observed_at < held[row.id]:
+            past[row.id] = held[row.id]
+        else:
+            diff |= {name: getattr(author, name) for name in _AUTHOR_FIELDS
+                     if getattr(row, name) != getattr(author, name)}
         if diff:
             changed.append(diff | {"_id": row.id})
         if any(name in diff for name in _METRICS):
@@ -186,8 +226,52 @@ def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts)
     bulk.upsert(conn, SNAPSHOTS, [{"author_id": ids[key], "observed_at": wanted[key].observed_at,
                                    **{m: getattr(wanted[key].author, m) for m in _METRICS}}
                                   for key in [*first_seen, *snapshots]], keys=("author_id", "observed_at"))
+    _load_past(conn, {author_id: wanted[key] for key, author_id in ids.items() if author_id in past})
     _load_yearly(conn, {ids[key]: listing for key, listing in wanted.items()})
-    return ids
+    return ids, past
+
+
+def _held_since(conn: Connection, profiles: dict[int, str]) -> dict[int, datetime]:
+    """When each author's (id -> profile URL) row values were last observed: their newest snapshot, or the
+    newest fetch of their profile's live pages that found them unchanged, whichever is later."""
+    if not profiles:
+        return {}
+    held = {author_id: as_utc(at) for author_id, at in conn.execute(
+        select(SNAPSHOTS.c.author_id, func.max(SNAPSHOTS.c.observed_at))
+        .where(bulk.one_of(conn, SNAPSHOTS.c.author_id, list(profiles))).group_by(SNAPSHOTS.c.author_id))}
+    fetched = {profile: as_utc(at) for profile, at in conn.execute(
+        select(PAGES.c.profile, func.max(PAGES.c.fetched_at))
+        .where(bulk.one_of(conn, PAGES.c.profile, set(profiles.values()))).group_by(PAGES.c.profile)) if at}
+    for author_id, profile in profiles.items():
+        if profile in fetched and (author_id not in held or fetched[profile] > held[author_id]):
+            held[author_id] = fetched[profile]
+    return held
+
+
+def _load_past(conn: Connection, listings: dict[int, _Listing]) -> None:
+    """Add what archived listings show of authors as they were before their rows' values to their history:
+    their snapshots stay one per change, in time order. A capture's metrics equal to those of the snapshot before
+    it add nothing; a snapshot after it with its metrics moves to its time (the change happened by then)."""
+    if not listings:
+        return
+    stored: dict[int, dict[datetime, tuple]] = {author_id: {} for author_id in listings}
+    for row in conn.execute(select(SNAPSHOTS).where(bulk.one_of(conn, SNAPSHOTS.c.author_id, list(listings)))):
+        stored[row.author_id][as_utc(row.observed_at)] = tuple(getattr(row, m) for m in _METRICS)
+    upserts, gone = [], []
+    for author_id, listing in listings.items():
+        series = dict(stored[author_id])
+        at, metrics = listing.observed_at, tuple(getattr(listing.author, m) for m in _METRICS)
+        times = sorted(series)
+        i = bisect_right(times, at)
+        before, after = (times[i - 1] if i else None), (times[i] if i < len(times) else None)
+        if before is not None and series[before] == metrics:
+            continue
+        upserts.append({"author_id": author_id, "observed_at": at, **dict(zip(_METRICS, metrics))})
+        if after is not None and series[after] == metrics:
+            gone.append((author_id, after))
+    bulk.upsert(conn, SNAPSHOTS, upserts, keys=("author_id", "observed_at"))
+    for author_id, at in gone:
+        conn.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.author_id == author_id, SNAPSHOTS.c.observed_at == at))
 
 
 def _load_yearly(conn: Connection, listings: dict[int, _Listing]) -> None:
@@ -340,6 +424,9 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
         values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged),
                                                    "title_head": match.head(merged)}
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
+        earliest = min(seen_at, updates.get(row.id, {}).get("first_seen_at", as_utc(row.first_seen_at)))
+        if earliest < as_utc(row.first_seen_at):  # an older observation (an archive's) showed it first
+            diff["first_seen_at"] = earliest
         if diff:
             updates[row.id] = diff
     _merge_rows(conn, merged_into, now)  # first: the merged rows' keys must be free before their survivors take them
@@ -389,13 +476,17 @@ def _merge_rows(conn: Connection, merged_into: dict[int, int], now: datetime) ->
         conn.execute(PAPERS.delete().where(PAPERS.c.id == old))
 
 
-# (author id, paper id -> position, complete listing, when the listing was seen)
-_Authorships = tuple[int, dict[int, int], bool, datetime]
+# (author id, paper id -> position, complete listing, when the listing was seen, and for a listing older than its
+# author's row: when the row's values were observed)
+_Authorships = tuple[int, dict[int, int], bool, datetime, datetime | None]
 
 
 def _load_authorships(conn: Connection, listings: list[_Authorships]) -> int:
     """Make each author's active listing equal its positions; only a complete listing ends the
-    authorships it lacks. Authors are read and written together, an author listed twice in turn."""
+    authorships it lacks. A listing older than its author's row changes no authorship: a paper it shows that is not
+    linked was listed then and not by the newer listing, so it is linked as ended at the newer one's time (a
+    complete refresh that lists it revives it). Authors are read and written together, an author listed twice in
+    turn."""
     changed, group = 0, []
     for listing in listings:
         if any(listing[0] == other[0] for other in group):
@@ -410,12 +501,14 @@ def _sync_authorships(conn: Connection, listings: list[_Authorships]) -> int:
     author_ids = [listing[0] for listing in listings]
     for row in conn.execute(select(AUTHORSHIPS).where(bulk.one_of(conn, AUTHORSHIPS.c.author_id, author_ids))):
         existing.setdefault(row.author_id, {})[row.paper_id] = row
-    new_rows: list[tuple[int, int, int]] = []
+    new_rows: list[tuple[int, int, int, datetime | None]] = []
     changed = []
-    for author_id, positions, complete, seen_at in listings:
+    for author_id, positions, complete, seen_at, past_of in listings:
         known = existing.get(author_id, {})
-        new_rows += [(author_id, paper_id, position)
+        new_rows += [(author_id, paper_id, position, past_of)
                      for paper_id, position in positions.items() if paper_id not in known]
+        if past_of is not None:
+            continue
         for paper_id, row in known.items():
             position = positions.get(paper_id)
             if position is None:
@@ -423,7 +516,7 @@ def _sync_authorships(conn: Connection, listings: list[_Authorships]) -> int:
                     changed.append({"_id": row.id, "position": row.position, "removed_at": seen_at})
             elif row.position != position or row.removed_at is not None:
                 changed.append({"_id": row.id, "position": position, "removed_at": None})
-    bulk.insert_many(conn, AUTHORSHIPS, ("author_id", "paper_id", "position"), new_rows)
+    bulk.insert_many(conn, AUTHORSHIPS, ("author_id", "paper_id", "position", "removed_at"), new_rows)
     bulk.update_by_id(conn, AUTHORSHIPS, changed)
     return len(new_rows) + len(changed)
 
