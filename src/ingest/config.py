@@ -182,6 +182,24 @@ class ArxivSettings(BaseModel):
                              "50 is two and a half minutes); the rest wait for the next.")
 
 
+class BackfillSettings(BaseModel):
+    """`[backfill]`: `ingest backfill` loads profiles' past from a web archive speaking the Wayback Machine's CDX
+    and `id_` APIs, and walks their live pages to the last."""
+
+    archive_url: str = Field("https://web.archive.org", description="The archive (the Wayback Machine, or one "
+                             "speaking its APIs). A host like any other: robots.txt, pacing, Retry-After.")
+    since: str | None = Field(None, pattern=r"^\d{1,14}$", description="Only captures from this time on: a UTC "
+                              "timestamp or a prefix of one, e.g. 2019 or 20190601.")
+    until: str | None = Field(None, pattern=r"^\d{1,14}$", description="Only captures up to this time (as `since`).")
+    max_captures: int = Field(500, ge=1, description="Captures of one profile a backfill reads at most (the archive "
+                              "folds captures with identical bodies first).")
+    captures_per_load: int = Field(100, ge=1, le=5000, description="Captures loaded per transaction; each "
+                                   "profile's cursor advances with it, so a killed backfill resumes there.")
+    live: bool = Field(True, description="Also walk each profile's live pages, to the last.")
+    max_pages: int = Field(10_000, ge=1, description="Live pages of one profile a backfill walks at most "
+                           "(`max_pages_per_profile` is the refresh's ceiling).")
+
+
 class BlocksSettings(BaseModel):
     """What a run does when a site blocks it (sources that declare `bans_host`), or a profile shrinks suddenly."""
 
@@ -301,6 +319,7 @@ class Settings(BaseSettings):
     openalex: OpenalexSettings = Field(default_factory=OpenalexSettings)
     arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
     blocks: BlocksSettings = Field(default_factory=BlocksSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts besides those of the profile and sitemap URLs."

@@ -24,7 +24,7 @@ LIVE = T0 + 5 * YEAR
 def capture(when, *, citations: int, papers: list[str]):
     """The profile's first page as an archive captured it at `when`."""
     a = author(citations=citations, paper_count=len(papers))
-    return replace(seen_at(profile(a, [paper(t) for t in papers], complete=False), when), archived=True)
+    return replace(seen_at(profile(a, [paper(t) for t in papers], complete=False), when), archived="wayback")
 
 
 # Five captures, a year apart: metrics change at the first, third and fifth; papers appear over time.

@@ -226,7 +226,10 @@ def history(
     database: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """An author's metrics over time, as the pages showed them (one line per change)."""
+    """An author's metrics over time, one line per change, each marked with where its page was seen: live (a
+    refresh), wayback (an archive's capture, by `ingest backfill`) or warc (`ingest import-warc`); then the
+    yearly figures the source keeps itself, if it has any. `--json`: one object a line, the yearly figures with
+    "seen_in": "yearly"."""
     from ingest.sources import registry
     from ingest.store import history as store_history
 
@@ -238,6 +241,7 @@ def history(
             found, points = store_history.of(conn, author)
         except LookupError as exc:
             raise UserError(str(exc)) from None
+        yearly = store_history.yearly(conn, found.id)
     if plot is not None:
         from ingest.plots import plot_history
 
@@ -246,18 +250,33 @@ def history(
             console.print(f"wrote {plot}", markup=False)
         return
     if as_json:
-        for point in points:
+        for point in [*points, *yearly]:
             sys.stdout.write(json.dumps(point.to_json()) + "\n")
         return
     metrics = sorted({name for point in points for name in point.source_metrics})
     table = Table(title=f"{found.name} ({found.source}:{found.source_id})", box=box.SIMPLE_HEAD, pad_edge=False,
                   title_justify="left")
-    for header in ("observed", "h-index", "citations", "papers", *metrics):
-        table.add_column(header, justify="left" if header == "observed" else "right")
+    for header in ("observed", "seen in", "h-index", "citations", "papers", *metrics):
+        table.add_column(header, justify="left" if header in ("observed", "seen in") else "right")
     for point in points:
-        table.add_row(f"{point.observed_at:%Y-%m-%d %H:%M}", *(_cell(v) for v in (
+        table.add_row(f"{point.observed_at:%Y-%m-%d %H:%M}", point.seen_in, *(_cell(v) for v in (
             point.h_index, point.citations, point.paper_count, *(point.source_metrics.get(m) for m in metrics))))
     console.print(table)
+    if yearly:
+        console.print(_yearly_table(yearly))
+
+
+def _yearly_table(figures) -> Table:
+    """The source's own yearly figures: a row per year, a column per metric."""
+    metrics = sorted({figure.metric for figure in figures})
+    values = {(figure.year, figure.metric): figure.value for figure in figures}
+    table = Table(title="yearly, as the source counts them", box=box.SIMPLE_HEAD, pad_edge=False,
+                  title_justify="left")
+    for header in ("year", *metrics):
+        table.add_column(header, justify="right")
+    for year in sorted({figure.year for figure in figures}):
+        table.add_row(str(year), *(_cell(values.get((year, metric))) for metric in metrics))
+    return table
 
 
 @app.command()

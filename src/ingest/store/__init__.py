@@ -9,6 +9,7 @@ from ingest.store.tables import (
     RECORD_TABLES,
     Author,
     Authorship,
+    BackfillCursor,
     AuthorSnapshot,
     HostPace,
     IngestRun,
@@ -24,6 +25,6 @@ from ingest.store.tables import (
 )
 
 __all__ = [
-    "Author", "AuthorSnapshot", "Authorship", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
+    "Author", "AuthorSnapshot", "Authorship", "BackfillCursor", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
     "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "make_engine", "utcnow",
 ]

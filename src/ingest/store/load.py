@@ -58,7 +58,8 @@ class ProfileLoad:
     saves no page state and is fetched in full next time, but cut short by rule (robots.txt disallows the
     rest) it saves its pages' state: no run will see further, so the next may find them unchanged.
 
-    `archived`: the pages are captures from a web archive, each observed at its capture time. They never end
+    `archived`: the kind of archive the pages are captures from (`wayback`, `warc`; None: live pages), each
+    observed at its capture time. They never end
     authorships and save no page state (that is the live pages'), and where the author's row holds values
     observed later, they only add to the author's history."""
 
@@ -67,7 +68,7 @@ class ProfileLoad:
     pages: list[tuple[PageState, Observation]]
     complete: bool = True
     cut_by_rule: bool = False
-    archived: bool = False
+    archived: str | None = None
 
 
 @dataclass(slots=True)
@@ -76,7 +77,7 @@ class _Listing:
     author: AuthorRecord
     observed_at: datetime  # of its first page
     complete: bool
-    archived: bool
+    archived: str | None
     # Each page's records: (index of the first, index after the last, position of the first, observed at).
     pages: list[tuple[int, int, int, datetime]] = field(default_factory=list)
 
@@ -150,7 +151,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
     for profile in profiles:
         first = profile.pages[0][1]
         listing = _Listing(profile.profile, first.author, first.observed_at,
-                           complete=profile.complete and not profile.archived, archived=profile.archived)
+                           complete=profile.complete and profile.archived is None, archived=profile.archived)
         position = 1
         for _, page in profile.pages:
             start = len(records)
@@ -178,7 +179,7 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
                 positions.setdefault(paper_id, position)
         author_id = author_ids[(listing.author.source, listing.author.source_id)]
         authorships.append((author_id, positions, listing.complete, listing.observed_at,
-                            past.get(author_id) if listing.archived else None))
+                            past.get(author_id) if listing.archived is not None else None))
     counts.authorships_changed += _load_authorships(conn, authorships)
     _save_page_states(conn, [p for p in profiles if p.complete or p.cut_by_rule], now)
 
@@ -190,7 +191,7 @@ def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts
     wanted = {(listing.author.source, listing.author.source_id): listing for listing in listings}
     existing = _find_authors(conn, list(wanted), AUTHORS.c)
     held = _held_since(conn, {existing[key].id: listing.profile for key, listing in wanted.items()
-                              if listing.archived and key in existing})
+                              if listing.archived is not None and key in existing})
     new_rows, changed, snapshots, past = [], [], [], {}
     for key, listing in wanted.items():
         author, row = listing.author, existing.get(key)
@@ -224,6 +225,7 @@ def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts
     first_seen = [(row.source, row.source_id) for row in inserted]
     # A snapshot for a time already snapshotted is the same page read again (a newer parser): it replaces it.
     bulk.upsert(conn, SNAPSHOTS, [{"author_id": ids[key], "observed_at": wanted[key].observed_at,
+                                   "seen_in": wanted[key].archived or "live",
                                    **{m: getattr(wanted[key].author, m) for m in _METRICS}}
                                   for key in [*first_seen, *snapshots]], keys=("author_id", "observed_at"))
     _load_past(conn, {author_id: wanted[key] for key, author_id in ids.items() if author_id in past})
@@ -266,7 +268,8 @@ def _load_past(conn: Connection, listings: dict[int, _Listing]) -> None:
         before, after = (times[i - 1] if i else None), (times[i] if i < len(times) else None)
         if before is not None and series[before] == metrics:
             continue
-        upserts.append({"author_id": author_id, "observed_at": at, **dict(zip(_METRICS, metrics))})
+        upserts.append({"author_id": author_id, "observed_at": at, "seen_in": listing.archived,
+                        **dict(zip(_METRICS, metrics))})
         if after is not None and series[after] == metrics:
             gone.append((author_id, after))
     bulk.upsert(conn, SNAPSHOTS, upserts, keys=("author_id", "observed_at"))

@@ -80,6 +80,9 @@ class AuthorSnapshot(AuthorMetrics, table=True):
     id: int | None = Field(default=None, primary_key=True)
     author_id: int = Field(foreign_key="author.id")
     observed_at: datetime
+    seen_in: str = Field("live", max_length=16, sa_column_kwargs={"server_default": "live"},
+                         description="Where the page was seen: live (a fetch of the source), wayback (an archive's "
+                         "capture) or warc (a WARC file's record).")
 
 
 class PaperSource(SQLModel, table=True):
@@ -229,6 +232,23 @@ class HostPace(SQLModel, table=True):
                                             "(the database's clock on PostgreSQL).")
 
 
+class BackfillCursor(SQLModel, table=True):
+    """How far a backfill has read a profile's captures in one web archive: a killed backfill resumes after
+    `captured_through`; a finished one, asked again, reads only captures made since."""
+
+    __tablename__ = "backfill_cursor"
+    __table_args__ = (UniqueConstraint("profile", "archive", name="uq_backfill_cursor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile: str = Field(max_length=2048, description="URL of the profile's first page.")
+    archive: str = Field(max_length=512, description="The archive's base URL.")
+    captured_through: str | None = Field(default=None, max_length=14, description="The newest capture loaded "
+                                         "(the archive's 14-digit UTC timestamp); all before it are loaded too.")
+    captures_loaded: int = 0
+    finished_at: datetime | None = Field(default=None, description="When its last capture then listed was loaded.")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class HostBlock(SQLModel, table=True):
     """A host that blocked us, and until when no request goes to it (the circuit breaker, across runs)."""
 
@@ -314,6 +334,6 @@ RECORD_TABLES = (Author, Paper, Authorship, AuthorSnapshot, AuthorYearly, Person
 
 
 __all__ = [
-    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper", "PaperMerge", "PaperSource", "Person",
+    "Author", "AuthorSnapshot", "AuthorYearly", "Authorship", "BackfillCursor", "Change", "ChangePending", "HostBlock", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper", "PaperMerge", "PaperSource", "Person",
     "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "as_utc", "utcnow",
 ]
