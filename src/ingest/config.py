@@ -182,6 +182,17 @@ class ArxivSettings(BaseModel):
                              "50 is two and a half minutes); the rest wait for the next.")
 
 
+class WarcSettings(BaseModel):
+    """`[warc]`: fetched pages written to standard WARC files (request and response records, gzip per record),
+    for other tools, or to load again with `ingest import-warc`."""
+
+    refresh: bool = Field(False, description="Write the pages refreshes fetch.")
+    backfill: bool = Field(True, description="Write the pages and captures backfills fetch.")
+    directory: str = Field("data/warc", description="Where the files go, named ingest-<time>-<serial>.warc.gz.")
+    max_bytes: int = Field(1_000_000_000, ge=1024, description="A file this large is closed; the next page opens "
+                           "another.")
+
+
 class BackfillSettings(BaseModel):
     """`[backfill]`: `ingest backfill` loads profiles' past from a web archive speaking the Wayback Machine's CDX
     and `id_` APIs, and walks their live pages to the last."""
@@ -320,6 +331,7 @@ class Settings(BaseSettings):
     arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
     blocks: BlocksSettings = Field(default_factory=BlocksSettings)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
+    warc: WarcSettings = Field(default_factory=WarcSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts besides those of the profile and sitemap URLs."

@@ -1,5 +1,5 @@
 """The `ingest` command line. Each command is a thin call into the library or a flow; the modules group them:
-`jobs` (run, demo, reparse, enrich, site), `inspect` (status, runs, quarantine, history, extract, sources, people), `profiles`
+`jobs` (run, demo, reparse, enrich, site), `history` (backfill, import-warc), `inspect` (status, runs, quarantine, history, extract, sources, people), `profiles`
 (the registry), `feed` (export), `admin` (schemas, serve, deploy, db).
 
 Errors a user can cause print one sentence on stderr and exit 2 (usage, configuration, database) or 1 (a run
@@ -18,7 +18,7 @@ import typer
 
 # isort: off
 # Each module registers its commands on `app`; the order they are imported in is the order `--help` lists them.
-from ingest.cli import jobs, inspect, profiles, feed, admin  # noqa: F401
+from ingest.cli import jobs, history, inspect, profiles, feed, admin  # noqa: F401
 # isort: on
 from ingest.cli.app import UserError, app, err, options
 

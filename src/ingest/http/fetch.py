@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
@@ -91,6 +91,8 @@ class Fetcher:
         # comes: a host that blocked us gets no request from those already waiting in its gate either.
         self.closed = closed or (lambda host: None)
         self.allowed_hosts = allowed_hosts  # None: any host
+        # Also handed every page fetched whole, with the headers its request went with: a WARC writer.
+        self.keep: Callable[[Fetched, Mapping[str, str]], None] | None = None
         self.retries = 0
         self._gates = HostGates(politeness or (lambda host: politeness_for(host, settings, ())), reserve)
         self._networks = parse_networks(settings.allowed_networks)
@@ -281,4 +283,7 @@ class Fetcher:
             raise EmptyBody(url)
         digest = hashlib.sha256(body).hexdigest()
         unchanged = bool(known and known.content_sha256 == digest)
-        return Fetched(url, 200, body, headers, fetched_at, etag, last_modified, digest, unchanged)
+        fetched = Fetched(url, 200, body, headers, fetched_at, etag, last_modified, digest, unchanged)
+        if self.keep is not None:
+            self.keep(fetched, response.request.headers)
+        return fetched

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from contextvars import ContextVar
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ from ingest.pipeline.breaker import Breaker
 from ingest.pipeline.enrich import enrich
 from ingest.pipeline.people import link_people
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
+from ingest.pipeline.recording import recording
 from ingest.pipeline.workers import Workers
 from ingest.shards import WHOLE, Shard
 from ingest.sources import ExtractionError, Origin, ProfileRef, Source, registry
@@ -63,6 +64,8 @@ class Refresher:
         self.fetcher = Fetcher(settings.http, allowed_hosts(settings), reserve, registry.politeness(settings.http),
                                self.breaker.why_closed)
         self.workers = Workers(self.engine)
+        self._closing = ExitStack()
+        self._closing.enter_context(recording(settings, "refresh", self.fetcher))
         self.archive_level = settings.archive.level if settings.archive.enabled else None
         self._done = [0, 0]
         self._total = 0
@@ -78,6 +81,7 @@ class Refresher:
 
     async def __aexit__(self, *exc_info) -> None:
         self.workers.close()
+        self._closing.close()
         await self.fetcher.__aexit__(*exc_info)
 
     def stop(self) -> None:

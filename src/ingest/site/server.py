@@ -20,7 +20,7 @@ from datetime import timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 
-from ingest.site import arxiv, gscholar, openalex
+from ingest.site import arxiv, gscholar, openalex, wayback
 from ingest.site.corpus import Corpus
 
 DEFAULT_HOST = "127.0.0.1"
@@ -86,7 +86,9 @@ class Site:
         if not target.startswith("/author/"):  # the hot path: Scholar Feed pages
             for answer in (route() for route in (lambda: gscholar.route(self.scholar, target),
                                                  lambda: openalex.route(self.corpus, target, self.api_page_size),
-                                                 lambda: arxiv.route(self.corpus, target))):
+                                                 lambda: arxiv.route(self.corpus, target),
+                                                 # the site's past: a Wayback-like archive at /cdx/ and /web/
+                                                 lambda: wayback.route(self.corpus, target, headers.get("host", "")))):
                 if answer is not None:
                     return Response(*answer)
         match = _AUTHOR.fullmatch(target)
