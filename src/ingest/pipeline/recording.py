@@ -19,7 +19,7 @@ def recording(settings: Settings, job: Literal["refresh", "backfill"], fetcher: 
     if not getattr(settings.warc, job):
         yield
         return
-    from ingest.webarchive.warc import WarcWriter  # warcio is imported only by jobs that write
+    from ingest.webarchive.warc_writer import WarcWriter  # warcio is imported only by jobs that write
 
     with WarcWriter(Path(settings.warc.directory), max_bytes=settings.warc.max_bytes,
                     software=f"ingest/{version('ingest')}") as writer:

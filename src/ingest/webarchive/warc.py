@@ -1,5 +1,5 @@
-"""WARC files: pages read out of any crawl's archive (`read`), and the pages we fetch written to our own
-(`WarcWriter`), both through warcio.
+"""WARC files read: pages out of any crawl's archive (`read`), through warcio (our own files are written by
+`ingest.webarchive.warc_writer`).
 
 Reading streams record by record. A `response` record is a page; a `revisit` record (the crawler saw the same
 body again and kept only its head) is a page too, with the body of the earlier response it refers to in the same
@@ -11,27 +11,23 @@ the rest. Other record types (warcinfo, request, metadata, conversion, and `reso
 exchange, so it has no status to give) are passed over. Gzip per record, plain, or (what `gzip file.warc` makes)
 gzip of the whole file: told apart by the bytes, not the name; ARC files read too, as warcio reads them.
 
-A body is as the server meant it: chunked transfer coding undone, and gzip, deflate or br content coding decoded
-where warcio can (br needs the `brotli` module). The headers say what the body is: a coding undone is no longer
-named, and Content-Length then gives the body's length; a coding warcio could not undo is still named.
-
-Writing: httpx has already decoded the bodies we hold, so the HTTP head we write names no coding and gives the
-length of the body as written; the record is then what a server sending that body plainly would have sent.
+A body is as the server meant it: chunked transfer coding undone, and gzip or deflate content coding decoded by
+warcio, br and zstd here (warcio's br fails with brotli 1.2; br needs the `brotli` module). The headers say what
+the body is: a coding undone is no longer named, and Content-Length then gives the body's length; a coding that
+could not be undone (a body that does not decode, an unknown coding) is still named, the body left as recorded.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http import HTTPStatus
 from pathlib import Path
 from typing import IO, BinaryIO
-from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
@@ -39,16 +35,16 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
-from warcio.timeutils import datetime_to_iso_date
-from warcio.warcwriter import WARCWriter
 
 _HTTP_SCHEMES = ("http:", "https:")
 _HTTP_PROTOCOL = re.compile(r"HTTP/\d(\.\d)?", re.IGNORECASE)
 _STATUS = re.compile(r"(\d{3})(?:\s|$)")
 _BLOCK = 64 * 1024
-# What a damaged record makes warcio (or zlib, or the gzip module) raise.
-_UNREADABLE = (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError, ValueError, OSError)
-_WHOLE_FILE_GZIP = "non-chunked gzip"  # in warcio's message for a gzip of a whole WARC
+# What a damaged record makes warcio (or zlib, or the gzip module) raise; warcio fails on a record with no
+# WARC-Target-URI with an AttributeError.
+_UNREADABLE = (ArchiveLoadFailed, StatusAndHeadersParserException, EOFError, ValueError, OSError, AttributeError,
+               TypeError)
+_BLANK_SLACK = 64  # blank lines a writer may leave after a record, more than the usual two
 
 
 class WarcError(ValueError):
@@ -83,30 +79,109 @@ def read(path: str | os.PathLike[str]) -> Iterator[WarcPage | Skipped]:
     """The pages of the WARC (or ARC) file at `path`, in file order. Raises `WarcError` at once for a file that
     is no archive; an empty file has no pages."""
     path = Path(path)
-    return _records(path, _opener(path))
+    return _records(_opener(path))
 
 
 def _opener(path: Path) -> Callable[[], IO[bytes]]:
-    """How to open the file so that warcio reads it: as it is, or (a gzip of the whole file, not of each record,
-    which warcio refuses after its first record) through the gzip module. Reads at most two records to tell."""
+    """How to open the file so that warcio reads it: as it is, or (a gzip of the whole file rather than of each
+    record, which warcio refuses after its first record) through `_WholeGzip`. Raises `WarcError` for a file
+    that starts as no WARC or ARC file does."""
     with open(path, "rb") as fh:
-        records = ArchiveIterator(fh)
-        try:
-            first = next(records, None)
-        except _UNREADABLE as exc:
-            raise WarcError(f"{path}: not a WARC file ({_first_line(exc)})") from None
-        if first is None:
-            return lambda: open(path, "rb")
-        if first.format == "arc" and first.rec_type != "arc_header":  # warcio's ARC reading takes any 5 words
-            raise WarcError(f"{path}: not a WARC file (it starts with neither a WARC record nor an ARC header)")
-        try:
-            next(records, None)
-        except ArchiveLoadFailed as exc:
-            if _WHOLE_FILE_GZIP in str(exc):
-                return lambda: gzip.open(path, "rb")
-        except _UNREADABLE:
-            pass  # damage further on: `_records` says where
+        start = fh.read(_BLOCK)
+        gzipped = start[:2] == b"\x1f\x8b"
+        if gzipped:
+            try:
+                start = zlib.decompressobj(wbits=31).decompress(start)
+            except zlib.error as exc:
+                raise WarcError(f"{path}: not a WARC file (unreadable gzip: {exc})") from None
+        start = start.lstrip(b"\r\n")
+        if start and not start.startswith((b"WARC/", b"filedesc://")):
+            first = start.split(b"\n", 1)[0][:80].decode("utf-8", "replace").strip()
+            raise WarcError(f"{path}: not a WARC file (it starts {first!r})")
+        fh.seek(0)
+        if gzipped and _first_member_goes_on(fh):
+            return lambda: _WholeGzip(path)
     return lambda: open(path, "rb")
+
+
+def _first_member_goes_on(fh: IO[bytes]) -> bool:
+    """Whether the file's first gzip member holds more than its first record: a gzip of the whole file. Reads no
+    further than that record (and a block)."""
+    inflate, head, total, ends_at = zlib.decompressobj(wbits=31), b"", 0, None
+    while not inflate.eof and (chunk := fh.read(_BLOCK)):
+        try:
+            data = inflate.decompress(chunk)
+        except zlib.error:
+            return False  # damaged: read as gzip per record, which reports the damage where it is
+        total += len(data)
+        if ends_at is None:
+            head += data
+            if (blank := head.find(b"\r\n\r\n")) < 0:
+                if len(head) > _BLOCK:
+                    return False
+                continue
+            length = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head[:blank])
+            if length is None:
+                return False  # no WARC record (an ARC file): warcio tells
+            ends_at = blank + 4 + int(length.group(1)) + len(b"\r\n\r\n")
+        if total > ends_at + _BLANK_SLACK:
+            return True
+    return False
+
+
+class _WholeGzip(io.RawIOBase):
+    """A gzip of a whole file (or of a few parts of it), decompressed as far as it goes. The gzip module gives
+    nothing of the block a cut falls in, and warcio takes its EOFError for the end of the file: the records
+    before the cut would be lost with it. Here a cut is an end like any other, and the record it cuts short is
+    seen to be. Seeking back starts again from the beginning, as the gzip module does."""
+
+    def __init__(self, path: Path) -> None:
+        self._raw = open(path, "rb")
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self._raw.seek(0)
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._pending, self._position = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            compressed = self._inflate.unused_data if self._inflate.eof else b""
+            if self._inflate.eof:
+                self._inflate = zlib.decompressobj(wbits=31)  # the next member, if any
+            compressed = compressed or self._raw.read(_BLOCK)
+            if not compressed:
+                return 0
+            try:
+                self._pending = self._inflate.decompress(compressed)
+            except zlib.error:
+                return 0  # damaged from here: an end, as a cut is
+        size = min(len(buffer), len(self._pending))
+        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
+        self._position += size
+        return size
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("seek from the start only")
+        if offset < self._position:
+            self._rewind()
+        while self._position < offset and self.read(min(_BLOCK, offset - self._position)):
+            pass
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -155,7 +230,7 @@ class _Read:
     truncated: str | None  # why the record is not whole
 
 
-def _records(path: Path, open_file: Callable[[], IO[bytes]]) -> Iterator[WarcPage | Skipped]:
+def _records(open_file: Callable[[], IO[bytes]]) -> Iterator[WarcPage | Skipped]:
     index = _Index()
     again: IO[bytes] | None = None  # a second handle, for the responses revisits refer to
     try:
@@ -164,7 +239,9 @@ def _records(path: Path, open_file: Callable[[], IO[bytes]]) -> Iterator[WarcPag
             while True:
                 try:
                     record = next(records)
-                except StopIteration:
+                except StopIteration:  # warcio also stops, silently, at a record cut short in its headers
+                    if leftover := _leftover(fh, records.offset):
+                        yield leftover
                     return
                 except _UNREADABLE as exc:  # warcio cannot find the next record: nothing after it can be read
                     yield Skipped(None, "unknown", f"unreadable after offset {records.offset}: {_first_line(exc)}")
@@ -202,6 +279,24 @@ def _records(path: Path, open_file: Callable[[], IO[bytes]]) -> Iterator[WarcPag
             again.close()
 
 
+def _leftover(fh: IO[bytes], offset: int) -> Skipped | None:
+    """What follows the last record warcio read, when it is more than blank lines: a record cut short."""
+    try:
+        fh.seek(offset)
+        rest = fh.read(_BLOCK)
+        if rest[:2] == b"\x1f\x8b":  # gzip per record: what the next member holds
+            rest = zlib.decompressobj(wbits=31).decompress(rest)
+    except (EOFError, OSError, zlib.error) as exc:
+        return Skipped(None, "unknown", f"truncated: unreadable from offset {offset} ({_first_line(exc)})")
+    if not rest.strip():
+        return None
+    text = rest.decode("utf-8", "replace")
+    url = re.search(r"^WARC-Target-URI:[ \t]*(\S+)\r?\n", text, re.MULTILINE | re.IGNORECASE)
+    kind = re.search(r"^WARC-Type:[ \t]*(\S+)\r?\n", text, re.MULTILINE | re.IGNORECASE)
+    return Skipped(url.group(1) if url else None, kind.group(1) if kind else "unknown",
+                   f"truncated: the file ends inside the record at offset {offset}")
+
+
 def _url(record: ArcWarcRecord) -> str:
     name = "uri" if record.format == "arc" else "WARC-Target-URI"
     return (record.rec_headers.get_header(name) or "").strip()
@@ -215,13 +310,7 @@ def _read_record(record: ArcWarcRecord, url: str, records: ArchiveIterator | Non
         record_id = (record.rec_headers.get_header("WARC-Record-ID") or "").strip()
         captured_at = _date(record.rec_headers.get_header("WARC-Date"))
     head = record.http_headers or None  # an empty head (a revisit with none) is no head
-    stream = record.content_stream()
-    body = _read_all(stream)
-    undone: set[str] = set()
-    if isinstance(stream, ChunkedDataReader):
-        undone.add("transfer-encoding")  # if it was not chunked after all, the header was wrong: the body is plain
-    if isinstance(stream, BufferedReader) and stream.decomp_type and stream.decompressor is not None:
-        undone.add("content-encoding")  # warcio gives up (leaves the body as it is) when the first block fails
+    body, undone = _body(record.raw_stream, head)
     truncated = None
     raw = record.raw_stream
     _read_all(raw)  # what a chunked body leaves after its last chunk
@@ -229,10 +318,54 @@ def _read_record(record: ArcWarcRecord, url: str, records: ArchiveIterator | Non
         truncated = "the record has no Content-Length (cut short in its headers?)"
     elif isinstance(raw, LimitReader) and raw.limit > 0:
         truncated = f"truncated: the file ends {raw.limit} bytes before the record does"
-    return _Read(url, record.rec_type, record_id, captured_at, head, body, frozenset(undone), truncated)
+    return _Read(url, record.rec_type, record_id, captured_at, head, body, undone, truncated)
 
 
-def _read_all(stream: BinaryIO) -> bytes:
+def _body(raw: BinaryIO, head: StatusAndHeaders | None) -> tuple[bytes, frozenset[str]]:
+    """The payload with its codings undone, and the headers that named the codings undone. warcio undoes chunking,
+    gzip and deflate (and leaves a body that does not decode as it is); br and zstd are decoded here, when their
+    modules are installed (warcio's own br support fails with brotli 1.2)."""
+    if head is None:
+        return _read_all(raw), frozenset()
+    coding = (head.get_header("content-encoding") or "").strip().lower()
+    coding = _ALIASES.get(coding, coding)
+    by_warcio = coding if coding in ("gzip", "deflate") else None
+    undone = set()
+    stream: BinaryIO | BufferedReader = raw
+    if (head.get_header("transfer-encoding") or "").strip().lower() == "chunked":
+        stream = ChunkedDataReader(raw, decomp_type=by_warcio)  # not chunked after all: read as it is
+        undone.add("transfer-encoding")
+    elif by_warcio:
+        stream = BufferedReader(raw, decomp_type=by_warcio)
+    body = _read_all(stream)
+    if by_warcio and isinstance(stream, BufferedReader) and stream.decompressor is not None:
+        undone.add("content-encoding")  # warcio drops the decompressor when the first block does not decode
+    elif (decode := _DECODERS.get(coding)) is not None:
+        try:
+            body = decode(body)
+            undone.add("content-encoding")
+        except Exception:  # whatever the module raises (or its absence): the body as recorded, its coding named
+            pass
+    return body, frozenset(undone)
+
+
+def _brotli(body: bytes) -> bytes:
+    import brotli  # optional: httpx's br support installs it
+
+    return brotli.decompress(body)
+
+
+def _zstd(body: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj().decompress(body)
+
+
+_ALIASES = {"x-gzip": "gzip"}
+_DECODERS: dict[str, Callable[[bytes], bytes]] = {"br": _brotli, "zstd": _zstd}
+
+
+def _read_all(stream: BinaryIO | BufferedReader) -> bytes:
     chunks = []
     while chunk := stream.read(_BLOCK):
         chunks.append(chunk)
@@ -322,129 +455,3 @@ def _digest_key(digest: str) -> str:
     """`sha1:ABC…` however its algorithm is cased (base32 digits are upper case; others' are compared as given)."""
     algorithm, _, value = digest.strip().partition(":")
     return f"{algorithm.lower()}:{value}"
-
-
-# -- writing --------------------------------------------------------------------------------------------------
-
-_WARC_VERSION = "1.1"
-_CONFORMS_TO = "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
-# The body we write is decoded and whole: a head naming a coding, or another length, would describe another body.
-_DROPPED = {"content-encoding", "transfer-encoding", "content-length"}
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class WarcWriter:
-    """Writes fetched pages to WARC 1.1 files in `directory`, gzip per record: a request and a response record a
-    page, linked by WARC-Concurrent-To, each file starting with a warcinfo record. Files are named
-    `{prefix}-{opened, UTC, YYYYmmddHHMMSS}-{serial:05d}.warc.gz`, the serial counting from 0 and skipping any
-    name already taken (no file is overwritten). The first write opens a file; once a file holds `max_bytes` or
-    more, the next write opens another, so a file ends up at most one page past `max_bytes`, and never splits
-    one. Not thread-safe. Each record is flushed as written: what a crash leaves is whole records."""
-
-    def __init__(self, directory: Path, *, prefix: str = "ingest", max_bytes: int = 1_000_000_000,
-                 software: str = "ingest") -> None:
-        self.directory = Path(directory)
-        self.prefix = prefix
-        self.max_bytes = max_bytes
-        self.software = software
-        self._serial = 0
-        self._file: BinaryIO | None = None
-        self._warc: WARCWriter | None = None
-        self._paths: list[Path] = []
-        self._closed = False
-
-    def __enter__(self) -> WarcWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def paths(self) -> list[Path]:
-        """The files written, in order."""
-        return list(self._paths)
-
-    def write(self, url: str, *, status: int, reason: str = "", headers: Mapping[str, str], body: bytes,
-              fetched_at: datetime, request_headers: Mapping[str, str] = {}, method: str = "GET") -> None:
-        """Append the exchange that fetched `url`: the request as sent, the response with `body` (decoded), both
-        dated `fetched_at` (a naive time is taken as UTC)."""
-        if self._closed:
-            raise ValueError("write to a closed WarcWriter")
-        if self._file is not None and self._file.tell() >= self.max_bytes:
-            self._close_file()
-        warc = self._warc or self._open_file()
-        date = _warc_date(fetched_at)
-        response_head = StatusAndHeaders(
-            f"{status} {reason or _phrase(status)}".strip(),
-            [*((name, value) for name, value in _clean(headers) if name.lower() not in _DROPPED),
-             ("Content-Length", str(len(body)))],
-            protocol="HTTP/1.1")
-        response = warc.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
-                                           http_headers=response_head, warc_headers_dict={"WARC-Date": date})
-        request_head = StatusAndHeaders(f"{method.upper()} {_request_target(url)} HTTP/1.1",
-                                        _with_host(_clean(request_headers), url), is_http_request=True)
-        request = warc.create_warc_record(url, "request", http_headers=request_head,
-                                          warc_headers_dict={"WARC-Date": date})
-        warc.write_request_response_pair(request, response)
-
-    def close(self) -> None:
-        """Close the current file; writing after this is an error. Closing twice is harmless."""
-        self._close_file()
-        self._closed = True
-
-    def _open_file(self) -> WARCWriter:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        opened = _now()
-        stamp = opened.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
-        while True:
-            path = self.directory / f"{self.prefix}-{stamp}-{self._serial:05d}.warc.gz"
-            self._serial += 1
-            try:
-                fh = open(path, "xb")  # exclusive: a file of that name (another writer's, an earlier run's) stays
-            except FileExistsError:
-                continue
-            break
-        self._file, self._paths = fh, [*self._paths, path]
-        self._warc = WARCWriter(fh, gzip=True, warc_version=_WARC_VERSION)
-        info = self._warc.create_warcinfo_record(path.name, {
-            "software": self.software, "format": "WARC File Format 1.1", "conformsTo": _CONFORMS_TO})
-        info.rec_headers.replace_header("WARC-Date", _warc_date(opened))
-        self._warc.write_record(info)
-        return self._warc
-
-    def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        self._file = self._warc = None
-
-
-def _warc_date(when: datetime) -> str:
-    utc = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-    return datetime_to_iso_date(utc.replace(tzinfo=None), use_micros=True)
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _clean(headers: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Header lines that stay one line each: a CR or LF in a name or value would end the head early."""
-    return [(re.sub(r"[\r\n:]+", " ", str(name)).strip(), re.sub(r"[\r\n]+", " ", str(value)).strip())
-            for name, value in headers.items()]
-
-
-def _request_target(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-def _with_host(headers: list[tuple[str, str]], url: str) -> list[tuple[str, str]]:
-    if any(name.lower() == "host" for name, _ in headers):
-        return headers
-    return [("Host", urlsplit(url).netloc), *headers]
