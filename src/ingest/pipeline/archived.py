@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Engine
 
-from ingest.config import Settings
+from ingest.dedupe import Precedence
 from ingest.records import Observation
 from ingest.sources import ProfileRef, registry
 from ingest.store import quarantine, runs
@@ -27,19 +27,20 @@ def archived_load(profile: ProfileRef, pages: Sequence[tuple[str, str | None, Ob
                        [(state, page) for state, (_, _, page) in zip(states, pages)], complete=False, archived=kind)
 
 
-def write(engine: Engine, settings: Settings, loads: list[ProfileLoad], run_id: int | None, *,
+def write(engine: Engine, loads: list[ProfileLoad], run_id: int | None, *, precedence: Precedence, level: int,
           quarantined: Sequence[Problem] = (), failed: Sequence[Problem] = (),
           also: Callable[[Connection], None] | None = None) -> RunCounts:
-    """Load `loads`, quarantine what could not be read, keep what failed and do `also` (move cursors), in one
-    transaction; returns what it changed, with the pages counted."""
+    """Load `loads` (`precedence` deciding between sources), quarantine what could not be read (bodies compressed
+    at zstd `level`), keep what failed and do `also` (move cursors), in one transaction; returns what it changed,
+    with the pages counted."""
 
     def work(conn: Connection) -> RunCounts:
         now = utcnow()
         counts = RunCounts(pages_loaded=sum(len(load.pages) for load in loads), pages_quarantined=len(quarantined),
                            pages_failed=len(failed))
         if loads:
-            load_profiles(conn, loads, counts, now=now, precedence=settings.precedence)
-        quarantine.add(conn, quarantined, run_id, now, settings.archive.level)
+            load_profiles(conn, loads, counts, now=now, precedence=precedence)
+        quarantine.add(conn, quarantined, run_id, now, level)
         runs.record_failures(conn, run_id, failed, now)
         if also is not None:
             also(conn)

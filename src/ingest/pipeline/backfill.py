@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ingest.config import ProfilesSettings, Settings
+from ingest.dedupe import Precedence
 from ingest.failpoint import failpoint
 from ingest.http.fetch import Fetcher, FetchError, host_of
 from ingest.http.politeness import politeness_for
@@ -111,7 +112,7 @@ class Backfiller:
         run_id, counts = self.run_id, RunCounts()
         done = await asyncio.to_thread(cursors.cursors, self.engine, [p.url for p in profiles], self.archive)
         listed = await asyncio.gather(*(self._captures(p, done.get(p.url)) for p in profiles), return_exceptions=True)
-        work: list[tuple[ProfileRef, Capture, bool]] = []
+        work: list[tuple[int, ProfileRef, Capture, bool]] = []  # (its place among the profile's, ..., last)
         failures: list[Problem] = []
         caught_up: list[str] = []
         for profile, found in zip(profiles, listed):
@@ -124,23 +125,33 @@ class Backfiller:
                 caught_up.append(profile.url)
             else:
                 counts.pages_fetched += 1
-                work += [(profile, capture, i == len(found) - 1) for i, capture in enumerate(found)]
+                work += [(i, profile, capture, i == len(found) - 1) for i, capture in enumerate(found)]
         counts.pages_failed += len(failures)
         await asyncio.to_thread(self._settle, caught_up, failures, run_id)
+        # Each profile's first captures, then their second ones...: a load holds few captures of one profile, and
+        # each profile's captures still load oldest first. A load with one profile twice must load it in turns.
+        work.sort(key=lambda item: item[0])
         stuck: set[str] = set()  # profiles with a capture that failed: their cursor stays before it
         step = self.settings.backfill.captures_per_load
-        for start in range(0, len(work), step):
-            chunk = [item for item in work[start: start + step] if item[0].url not in stuck]
-            reads = await asyncio.gather(*(self._read(*item) for item in chunk))
-            good: list[_Read] = []
-            for read in reads:
-                if read.profile.url in stuck:
-                    continue
-                if read.retryable:
-                    stuck.add(read.profile.url)
-                good.append(read)
-            counts.add(await asyncio.to_thread(self._load, good, run_id))
-            failpoint("backfill_loaded")
+        loading: asyncio.Future[RunCounts] | None = None  # the chunk before, loading while this one is fetched
+        try:
+            for start in range(0, len(work), step):
+                chunk = [item[1:] for item in work[start: start + step] if item[1].url not in stuck]
+                reads = await asyncio.gather(*(self._read(*item) for item in chunk))
+                good: list[_Read] = []
+                for read in reads:
+                    if read.profile.url in stuck:
+                        continue
+                    if read.retryable:
+                        stuck.add(read.profile.url)
+                    good.append(read)
+                if loading is not None:  # loads go one after the other, in order: cursors only move forward
+                    counts.add(await loading)
+                loading = asyncio.ensure_future(self.workers.with_engine(
+                    _load, good, run_id, self.archive, self.settings.precedence, self.settings.archive.level))
+        finally:
+            if loading is not None:
+                counts.add(await loading)
         return counts
 
     async def _captures(self, profile: ProfileRef, after: str | None) -> list[Capture]:
@@ -172,25 +183,29 @@ class Backfiller:
             cursors.finish(conn, self.archive, caught_up, now)
             runs.record_failures(conn, run_id, failures, now)
 
-    def _load(self, reads: list[_Read], run_id: int) -> RunCounts:
-        """Load the chunk's captures, quarantine what could not be read and move the cursors, in one transaction."""
-        loads = [archived_load(r.profile, [(r.url, r.sha256, r.page.unpack())], ARCHIVE_KIND)
-                 for r in reads if r.page is not None]
-        moves: dict[str, cursors.Advance] = {}
-        for r in reads:
-            if r.retryable:
-                continue
-            before = moves.get(r.profile.url)
-            moves[r.profile.url] = cursors.Advance(r.profile.url, r.capture.timestamp,
-                                                   (before.captures if before else 0) + (r.page is not None), r.last)
-        failed = [r.trouble for r in reads if r.retryable]
-        quarantined = [r.trouble for r in reads if r.trouble is not None and not r.retryable]
-        for trouble in [*quarantined, *failed]:
-            log.warning("%s %s: %s", trouble.url, trouble.reason, trouble.detail)
-        counts = archived.write(self.engine, self.settings, loads, run_id, quarantined=quarantined, failed=failed,
-                                also=lambda conn: cursors.advance(conn, self.archive, moves.values(), utcnow()))
-        counts.pages_fetched += len(reads) - sum(not t.requested for t in failed)
-        return counts
+
+def _load(engine: Engine, reads: list[_Read], run_id: int, archive: str, precedence: Precedence, level: int
+          ) -> RunCounts:
+    """Load a chunk's captures, quarantine what could not be read and move the cursors, in one transaction (in a
+    worker process: the event loop goes on fetching the next chunk)."""
+    loads = [archived_load(r.profile, [(r.url, r.sha256, r.page.unpack())], ARCHIVE_KIND)
+             for r in reads if r.page is not None]
+    moves: dict[str, cursors.Advance] = {}
+    for r in reads:
+        if r.retryable:
+            continue
+        before = moves.get(r.profile.url)
+        moves[r.profile.url] = cursors.Advance(r.profile.url, r.capture.timestamp,
+                                               (before.captures if before else 0) + (r.page is not None), r.last)
+    failed = [r.trouble for r in reads if r.retryable]
+    quarantined = [r.trouble for r in reads if r.trouble is not None and not r.retryable]
+    for trouble in [*quarantined, *failed]:
+        log.warning("%s %s: %s", trouble.url, trouble.reason, trouble.detail)
+    counts = archived.write(engine, loads, run_id, precedence=precedence, level=level, quarantined=quarantined,
+                            failed=failed, also=lambda conn: cursors.advance(conn, archive, moves.values(), utcnow()))
+    counts.pages_fetched += len(reads) - sum(not t.requested for t in failed)
+    failpoint("backfill_loaded")
+    return counts
 
 
 async def backfill(settings: Settings, urls: list[str], engine: Engine | None = None,

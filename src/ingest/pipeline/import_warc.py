@@ -89,8 +89,8 @@ class _Batch:
         for url in list(self.open) if everything else ():
             self._close(url)
         if self.done or self.quarantined:
-            self.counts.add(archived.write(self.engine, self.settings, self.done, self.run_id,
-                                           quarantined=self.quarantined))
+            self.counts.add(archived.write(self.engine, self.done, self.run_id, precedence=self.settings.precedence,
+                                           level=self.settings.archive.level, quarantined=self.quarantined))
         self.done, self.quarantined = [], []
 
 

@@ -21,6 +21,7 @@ import gc
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -41,10 +42,18 @@ def _extract_packed(source: str, body: bytes, origin: Origin, archive_level: int
     return PackedPage.pack(observation, len(body), archive.pack(body, archive_level) if archive_level else None)
 
 
-def _write(outcomes: list[ProfileOutcome], run_id: int | None, level: int, precedence: Precedence) -> Written:
+def _engine() -> Engine:
     if "engine" not in _database:
         _database["engine"] = make_engine(_database["url"], check=False)  # the run checked it
-    return write(_database["engine"], outcomes, run_id, level, precedence)
+    return _database["engine"]
+
+
+def _write(outcomes: list[ProfileOutcome], run_id: int | None, level: int, precedence: Precedence) -> Written:
+    return write(_engine(), outcomes, run_id, level, precedence)
+
+
+def _with_engine(function: Callable[..., Any], *args: Any) -> Any:
+    return function(_engine(), *args)
 
 
 def _start_worker(parent: int, database_url: str) -> None:
@@ -97,6 +106,12 @@ class Workers:
                 return await self._run(_write, outcomes, run_id, level, precedence)
             # Page states and quarantine only: not worth starting a worker for.
             return await asyncio.to_thread(write, self.engine, outcomes, run_id, level, precedence)
+
+    async def with_engine(self, function: Callable[..., Any], *args: Any) -> Any:
+        """`function(engine, *args)` in a worker, one at a time like the writes: `function` is a module-level
+        function (it is pickled by name), its arguments plain data."""
+        async with self._write_lock:
+            return await self._run(_with_engine, function, *args)
 
     async def _run(self, function, *args) -> Any:
         if self._pool is None:
