@@ -92,3 +92,28 @@ def test_the_export_flow_delivers_to_a_directory_and_a_database_and_then_only_wh
     again = export_changes(config=str(config))
     assert again["directory"]["since"] == again["database"]["since"] == first["database"]["cursor"]
     assert sum(again["database"]["rows"].values()) == 0 and (tmp_path / "out" / "full" / "paper.csv").is_file()
+
+
+async def backfill_task_runs() -> set:
+    async with get_client() as client:
+        return {r.id for r in await client.read_task_runs() if r.name.startswith("backfill-batch")}
+
+
+async def test_the_backfill_flow_loads_the_archive_in_batch_tasks_then_walks_the_live_pages(
+        prefect_api, site, site_url, database_url, engine, tmp_path):
+    from ingest.flows.backfill import backfill_profiles
+    from ingest.site import wayback
+
+    config = tmp_path / "ingest.toml"
+    config.write_text(f'database_url = "{database_url}"\nbatch_size = 2\n'
+                      f'[backfill]\narchive_url = "{site_url}"\n[warc]\nbackfill = false\n')
+    earlier = await backfill_task_runs()
+    archive, live = await backfill_profiles(urls=[f"{site_url}/author/{a}" for a in (1001, 1002, 1003)],
+                                            config=str(config))
+    assert (archive.kind, archive.status, archive.pages_loaded) == ("backfill", "ok", 3 * wayback.CAPTURES)
+    assert (live.kind, live.status, live.authors_inserted) == ("refresh", "ok", 0)
+    for _ in range(50):  # 3 profiles in batches of 2: two tasks
+        if len(await backfill_task_runs() - earlier) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert len(await backfill_task_runs() - earlier) == 2
