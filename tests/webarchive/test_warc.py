@@ -22,6 +22,13 @@ from tests.conftest import FIXTURES
 
 SAMPLE = FIXTURES / "warc_warcio_example.warc.gz"  # webrecorder/warcio @a9485eb0's test data, via real-formats/
 SAMPLE_SHA256 = "5144459799b3bcb894d5143e0d8171c20c591a41733608e8392346e95e0bcf6b"
+
+
+def gz(data: bytes) -> bytes:
+    """Gzip with no time in the header: test ids built from the bytes are the same in every test process."""
+    return gzip.compress(data, mtime=0)
+
+
 HTML = b"<!DOCTYPE html><html><body><h1>A page</h1><p>" + b"text " * 40 + b"</p></body></html>\n"
 T1 = "2020-01-01T00:00:01Z"
 
@@ -58,8 +65,8 @@ def record_id(data: bytes) -> str:
 def write(path: Path, *records: bytes, layout: str = "plain") -> Path:
     """`layout`: plain, gzip (a member per record, as WARCs are kept) or whole (`gzip crawl.warc`)."""
     data = b"".join(records)
-    path.write_bytes(gzip.compress(data) if layout == "whole" else
-                     b"".join(gzip.compress(r) for r in records) if layout == "gzip" else data)
+    path.write_bytes(gz(data) if layout == "whole" else
+                     b"".join(gz(r) for r in records) if layout == "gzip" else data)
     return path
 
 
@@ -151,17 +158,17 @@ def test_a_chunked_body_is_dechunked_and_its_head_says_so(tmp_path):
 
 
 def test_a_gzip_body_is_decoded_and_its_length_is_the_decoded_length(tmp_path):
-    compressed = gzip.compress(HTML)
+    compressed = gz(HTML)
     (page,) = encoded_pages(tmp_path, (compressed, "Content-Encoding: gzip", f"Content-Length: {len(compressed)}"))
     assert page.body == HTML and page.headers == {"content-length": str(len(HTML))}
 
 
 def test_chunked_gzip_deflate_and_raw_deflate_bodies_all_come_out_as_the_html(tmp_path):
     found = encoded_pages(tmp_path,
-                          (chunked(gzip.compress(HTML), 7), "Transfer-Encoding: chunked", "Content-Encoding: gzip"),
+                          (chunked(gz(HTML), 7), "Transfer-Encoding: chunked", "Content-Encoding: gzip"),
                           (zlib.compress(HTML), "Content-Encoding: deflate"),
                           (zlib.compress(HTML, wbits=-15), "Content-Encoding: deflate"),
-                          (gzip.compress(HTML), "Content-Encoding: x-gzip"))
+                          (gz(HTML), "Content-Encoding: x-gzip"))
     assert [(p.body, p.headers) for p in found] == [(HTML, {})] * 4
 
 
@@ -182,7 +189,7 @@ def test_a_body_that_does_not_decode_stays_as_recorded_and_its_head_still_names_
 # -- revisits ---------------------------------------------------------------------------------------------------
 
 DIGEST = "sha1:AAAABBBBCCCCDDDDEEEEFFFFGGGGHHHH"
-ORIGINAL = record("response", "http://a.example/p", T1, http(gzip.compress(HTML), "Content-Type: text/html",
+ORIGINAL = record("response", "http://a.example/p", T1, http(gz(HTML), "Content-Type: text/html",
                                                              "Content-Encoding: gzip", "Date: then"),
                   WARC_Payload_Digest=DIGEST)
 
@@ -244,7 +251,7 @@ def test_a_cut_file_gives_the_pages_before_the_cut_then_says_where_it_stopped(tm
     if layout == "plain":
         path.write_bytes(b"".join(THREE[:2]) + last[:keep])
     elif layout == "gzip":
-        path.write_bytes(b"".join(gzip.compress(r) for r in THREE[:2]) + cut_gzip(last[:keep]))
+        path.write_bytes(b"".join(gz(r) for r in THREE[:2]) + cut_gzip(last[:keep]))
     else:
         path.write_bytes(cut_gzip(b"".join(THREE[:2]) + last[:keep]))
     found = pages(path)
@@ -273,7 +280,7 @@ def test_damage_past_the_first_record_stops_the_reading_with_a_skip_not_an_excep
 
 
 @pytest.mark.parametrize("name, data", [
-    ("page.html", HTML), ("page.html.gz", gzip.compress(HTML)), ("notes.txt", b"one two three four five six\n"),
+    ("page.html", HTML), ("page.html.gz", gz(HTML)), ("notes.txt", b"one two three four five six\n"),
     ("noise.warc.gz", bytes(range(256)) * 8), ("fake.warc.gz", b"\x1f\x8b but no gzip at all")])
 def test_a_file_that_is_no_warc_is_refused_at_once_by_name(tmp_path, name, data):
     path = tmp_path / name
