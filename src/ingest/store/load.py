@@ -163,13 +163,16 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
         listings.append(listing)
     papers, group_of = dedupe.merge_alike(*dedupe.group_papers(records, precedence), precedence)
     first_seen: list[datetime | None] = [None] * len(papers)
+    archived: set[int] = set()  # papers an archived page shows: they may have been seen before the stored time
     for listing in listings:
         for start, end, _, observed_at in listing.pages:
             for group in group_of[start:end]:
                 if first_seen[group] is None or observed_at < first_seen[group]:
                     first_seen[group] = observed_at
+            if listing.archived is not None:
+                archived.update(group_of[start:end])
     author_ids, past = _load_authors(conn, listings, counts)
-    paper_ids = _load_papers(conn, papers, first_seen, counts, now, precedence)
+    paper_ids = _load_papers(conn, papers, first_seen, counts, now, precedence, archived)
     record_paper_ids = [paper_ids[group] for group in group_of]
     authorships: list[_Authorships] = []
     for listing in listings:
@@ -392,8 +395,10 @@ def _row_record(row, changed: dict | None = None, fields: Sequence[str] = _PAPER
 
 
 def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[datetime], counts: RunCounts,
-                 now: datetime, precedence: dedupe.Precedence) -> list[int]:
-    """Insert or update each merged paper (first seen at `first_seen` of it); returns their ids in order."""
+                 now: datetime, precedence: dedupe.Precedence, archived: set[int] = frozenset()) -> list[int]:
+    """Insert or update each merged paper (first seen at `first_seen` of it); returns their ids in order. A stored
+    paper an archived page shows (its index in `archived`) takes the page's time as first seen when it is earlier;
+    live pages fetched seconds apart do not move it (a run's co-authored papers would all be written again)."""
     keys = [dedupe.paper_keys(paper) for paper in papers]
     found_ids = _find_papers(conn, (key for paper_keys in keys for key in paper_keys))
     unfound = {i: papers[i] for i, paper_keys in enumerate(keys) if not any(key in found_ids for key in paper_keys)}
@@ -427,9 +432,10 @@ def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[d
         values = _values(merged, _PAPER_FIELDS) | {"title_key": dedupe.title_key(merged),
                                                    "title_head": match.head(merged)}
         diff = {name: v for name, v in values.items() if getattr(row, name) != v}
-        earliest = min(seen_at, updates.get(row.id, {}).get("first_seen_at", as_utc(row.first_seen_at)))
-        if earliest < as_utc(row.first_seen_at):  # an older observation (an archive's) showed it first
-            diff["first_seen_at"] = earliest
+        if i in archived:
+            earliest = min(seen_at, updates.get(row.id, {}).get("first_seen_at", as_utc(row.first_seen_at)))
+            if earliest < as_utc(row.first_seen_at):  # an archive showed it first
+                diff["first_seen_at"] = earliest
         if diff:
             updates[row.id] = diff
     _merge_rows(conn, merged_into, now)  # first: the merged rows' keys must be free before their survivors take them
