@@ -48,10 +48,6 @@ def _engine() -> Engine:
     return _database["engine"]
 
 
-def _write(outcomes: list[ProfileOutcome], run_id: int | None, level: int, precedence: Precedence) -> Written:
-    return write(_engine(), outcomes, run_id, level, precedence)
-
-
 def _with_engine(function: Callable[..., Any], *args: Any) -> Any:
     return function(_engine(), *args)
 
@@ -103,7 +99,7 @@ class Workers:
                     precedence: Precedence) -> Written:
         async with self._write_lock:
             if any(outcome.extracted for outcome in outcomes):
-                return await self._run(_write, outcomes, run_id, level, precedence)
+                return await self._run(_with_engine, write, outcomes, run_id, level, precedence)
             # Page states and quarantine only: not worth starting a worker for.
             return await asyncio.to_thread(write, self.engine, outcomes, run_id, level, precedence)
 
