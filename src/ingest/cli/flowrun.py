@@ -62,9 +62,10 @@ async def _run(config, urls, sitemap, source, shard, registry, signals: _StopOnS
                                           shards=shard.count)
     finally:
         stop_hook.reset(token)
-        # Deliver the flow run's last events and logs while the server still listens.
-        await asyncio.to_thread(EventsWorker.drain_all, timeout=5)
-        await asyncio.to_thread(APILogWorker.drain_all, timeout=5)
+        # Deliver the flow run's last events and logs while the server still listens: both at once, so a
+        # stopping run waits for the slower of the two, not their sum.
+        await asyncio.gather(asyncio.to_thread(EventsWorker.drain_all, timeout=5),
+                             asyncio.to_thread(APILogWorker.drain_all, timeout=5))
 
 
 class _StopOnSignals:
