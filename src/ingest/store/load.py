@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gc
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -395,7 +395,7 @@ def _row_record(row, changed: dict | None = None, fields: Sequence[str] = _PAPER
 
 
 def _load_papers(conn: Connection, papers: list[PaperRecord], first_seen: list[datetime], counts: RunCounts,
-                 now: datetime, precedence: dedupe.Precedence, archived: set[int] = frozenset()) -> list[int]:
+                 now: datetime, precedence: dedupe.Precedence, archived: Set[int] = frozenset()) -> list[int]:
     """Insert or update each merged paper (first seen at `first_seen` of it); returns their ids in order. A stored
     paper an archived page shows (its index in `archived`) takes the page's time as first seen when it is earlier;
     live pages fetched seconds apart do not move it (a run's co-authored papers would all be written again)."""
