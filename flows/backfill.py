@@ -1,5 +1,5 @@
-"""Backfill profiles' history: one Prefect task per batch of profiles' archive captures, then the live walk as
-the refresh flow's tasks do it. Prefect may retry a batch: loads are idempotent and the cursors only move forward.
+"""Backfill profiles' history: one Prefect task per batch of profiles' archive captures, then the live walk, a
+chunked refresh, in the refresh flow's tasks. Prefect may retry a batch: loads are idempotent and the cursors only move forward.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ingest import redact
 from ingest.config import load_settings
-from ingest.pipeline.backfill import Backfiller, live_settings
-from ingest.pipeline.refresh import Refresher
+from ingest.pipeline.backfill import Backfiller, live_walker
 from ingest.flows.refresh_profiles import refresh_batch
 from ingest.sources import ProfileRef, registry
 from ingest.store import IngestRun, RunCounts
@@ -33,8 +32,8 @@ async def backfill_profiles(urls: list[str], config: str | None = None, live: bo
     async with Backfiller(settings) as backfiller:
         done = [await backfiller.run(profiles, run_batch=lambda batch: backfill_batch(backfiller, batch))]
     if settings.backfill.live:
-        async with Refresher(live_settings(settings, [p.url for p in profiles]), backfiller.engine) as refresher:
-            done.append(await refresher.run(run_batch=lambda batch: refresh_batch(refresher, batch)))
+        async with live_walker(settings, [p.url for p in profiles], backfiller.engine) as walker:
+            done.append(await walker.run(run_batch=lambda batch: refresh_batch(walker, batch)))
     for summary in done:
         logger.info("run %s (%s) %s: %s", summary.id, summary.kind, summary.status,
                     summary.model_dump(include=set(RunCounts.model_fields)))

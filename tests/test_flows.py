@@ -111,7 +111,7 @@ async def test_the_backfill_flow_loads_the_archive_in_batch_tasks_then_walks_the
     archive, live = await backfill_profiles(urls=[f"{site_url}/author/{a}" for a in (1001, 1002, 1003)],
                                             config=str(config))
     assert (archive.kind, archive.status, archive.pages_loaded) == ("backfill", "ok", 3 * wayback.CAPTURES)
-    assert (live.kind, live.status, live.authors_inserted) == ("refresh", "ok", 0)
+    assert (live.kind, live.status, live.authors_inserted) == ("walk", "ok", 0)
     for _ in range(50):  # 3 profiles in batches of 2: two tasks
         if len(await backfill_task_runs() - earlier) >= 2:
             break

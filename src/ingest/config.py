@@ -209,6 +209,8 @@ class BackfillSettings(BaseModel):
     live: bool = Field(True, description="Also walk each profile's live pages, to the last.")
     max_pages: int = Field(10_000, ge=1, description="Live pages of one profile a backfill walks at most "
                            "(`max_pages_per_profile` is the refresh's ceiling).")
+    pages_per_chunk: int = Field(20, ge=1, le=1000, description="Live pages a backfill's walk loads per transaction; "
+                                 "the walk moves on with each, so a killed walk resumes at its next page.")
 
 
 class BlocksSettings(BaseModel):

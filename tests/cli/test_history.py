@@ -16,7 +16,7 @@ def test_a_backfill_then_history_shows_the_archive_s_snapshots_before_the_live_o
     env = {"INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     done = ingest("backfill", f"{site_url}/author/1001", "--archive", site_url, cwd=tmp_path, **env)
     assert done.returncode == 0, done.stderr
-    assert "run 1 (backfill): ok" in done.stdout and "run 2: ok" in done.stdout  # the archive, then the live walk
+    assert "run 1 (backfill): ok" in done.stdout and "run 2 (walk): ok" in done.stdout  # the archive, then the live walk
     assert list((tmp_path / "data" / "warc").glob("ingest-*.warc.gz"))  # [warc] backfill is on by default
     points = [json.loads(line) for line in ingest("history", "scholarfeed:1001", "--json", cwd=tmp_path,
                                                   **env).stdout.splitlines()]

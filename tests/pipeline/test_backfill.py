@@ -114,7 +114,7 @@ async def test_the_past_then_the_present_or_the_present_then_the_past_give_the_s
             await refresh(settings.model_copy(update={"profiles": settings.profiles.model_copy(
                 update={"urls": urls(site_url)})}), engine)
         runs = await backfill(settings, urls(site_url), engine)
-        assert [r.kind for r in runs] == ["backfill", "refresh"]
+        assert [r.kind for r in runs] == ["backfill", "walk"]
         dumps.append(natural_dump(engine))
     dumps[0].pop("page"), dumps[1].pop("page")  # page state is the live pages': equal, but fetched apart
     assert dumps[0] == dumps[1]

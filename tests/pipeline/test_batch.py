@@ -25,7 +25,8 @@ def observe(url: str = URL) -> Observation:
 def test_a_packed_page_unpacks_to_the_observation_it_packed():
     page = observe()
     packed = PackedPage.pack(page, len(BODY), archive.pack(BODY, 3))
-    assert (packed.next_url, packed.listed, packed.expected, packed.has_author) == (None, 11, 11, True)
+    assert (packed.next_url, packed.listed, packed.first_position, packed.expected, packed.has_author) == (
+        None, 11, 1, 11, True)
     assert packed.unpack() == page
     assert archive.unpack(packed.archived) == BODY
 
@@ -38,10 +39,15 @@ def test_a_page_of_rows_only_packs_too():
 
 
 def test_a_listing_shorter_than_its_first_page_declares_is_short():
-    packed = PackedPage.pack(observe(), len(BODY), None)
-    assert short_listing([packed]) is None
-    cut = PackedPage.pack(replace(observe(), papers=observe().papers[:10]), len(BODY), None)
-    assert short_listing([cut]) == "10 papers on 1 page(s), but the profile declares 11"
+    assert short_listing(11, 1, 11) is None and short_listing(10, 1, None) is None
+    assert short_listing(10, 1, 11) == "10 papers on 1 page(s), but the profile declares 11"
+
+
+def test_a_complete_listing_cut_short_goes_to_the_quarantine_whole():
+    cut = outcome("https://scholarfeed.org/author/1", replace(observe(), papers=observe().papers[:10]))
+    extracted, cut.extracted = cut.extracted, []
+    cut.end_walk(extracted, [BODY], complete=True)
+    assert not cut.extracted and [q.reason for q in cut.quarantined] == ["incomplete"]
 
 
 def outcome(url: str, page: Observation) -> ProfileOutcome:

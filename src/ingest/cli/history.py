@@ -36,12 +36,14 @@ def backfill(
     config: ConfigOption = None,
 ) -> None:
     """Load each profile's history: every capture a web archive holds of its first page (oldest first, each read
-    by the profile's source as it was on its capture date), then its live pages to the last.
+    by the profile's source as it was on its capture date), then its live pages to the last (a run of kind
+    `walk`, loading `backfill.pages_per_chunk` pages per transaction).
 
     Captures older than what the database holds add metric snapshots at their own times and date papers' first
     sightings; they never overwrite current values or end a paper's link to its author. Resumable: each load of
     captures moves the profile's cursor, so a killed backfill goes on where it stopped, and a finished one run
-    again reads only captures made since.
+    again reads only captures made since. The live walk resumes at the page after the last chunk loaded; only a
+    walk that reached the last page ends the papers it no longer saw.
 
     Exit status: 0 when every capture and page was loaded, unchanged or quarantined; 1 when any failed (run it
     again to finish); 2 on a usage, configuration or database error.
@@ -49,6 +51,7 @@ def backfill(
     import asyncio
 
     from ingest.pipeline.backfill import backfill as run_backfill
+    from ingest.pipeline.refresh import progress_hook
 
     section = {name: value for name, value in (("archive_url", archive), ("since", since), ("until", until),
                                                ("live", live)) if value is not None}
@@ -59,6 +62,11 @@ def backfill(
         if not options.quiet:
             err.print(f"archive: {done:,}/{total:,} profiles", markup=False)
 
+    def walked(done: int, total: int, pages: int) -> None:
+        if not options.quiet:
+            err.print(f"live: {done:,}/{total:,} profiles, {pages:,} pages", markup=False)
+
+    progress_hook.set(walked)
     summaries = asyncio.run(run_backfill(backfill_settings, urls, db, progress))
     for summary in summaries:
         print_summary(summary, masked(db.url) if summary is summaries[-1] else None)

@@ -1,5 +1,5 @@
-"""The backfill job: profiles' past from a web archive, then their live pages to the last (a refresh without
-the page ceiling).
+"""The backfill job: profiles' past from a web archive, then their live pages to the last (a walk: a refresh
+without the page ceiling that loads a chunk of pages at a time, `ingest.pipeline.refresh`).
 
 For each profile, the archive's CDX index lists its captures (after the profile's cursor); each capture's raw body
 is read by the source that owns the profile, observed at the capture time, and loaded as an archived page
@@ -30,7 +30,7 @@ from ingest.pipeline.archived import archived_load
 from ingest.pipeline.batch import PackedPage
 from ingest.pipeline.plan import allowed_hosts
 from ingest.pipeline.recording import recording
-from ingest.pipeline.refresh import refresh
+from ingest.pipeline.refresh import Refresher
 from ingest.pipeline.workers import Workers
 from ingest.sources import ExtractionError, Origin, ProfileRef, registry
 from ingest.store import make_engine, runs
@@ -212,19 +212,21 @@ async def backfill(settings: Settings, urls: list[str], engine: Engine | None = 
                    progress: Callable[[int, int], None] | None = None) -> list[IngestRun]:
     """Backfill the profiles `urls` name with the library alone (no Prefect): their captures in the archive
     (`[backfill]`), then, with `backfill.live`, their live pages to the last. Returns the runs (`backfill`, then
-    `refresh`). Raises `UnclaimedURL` before anything starts when a URL is no source's profile."""
+    `walk`). Raises `UnclaimedURL` before anything starts when a URL is no source's profile."""
     profiles = list({ref.url: ref for ref in map(registry.profile, urls)}.values())
     engine = engine or make_engine(settings.database_url)
     async with Backfiller(settings, engine) as backfiller:
         done = [await backfiller.run(profiles, progress)]
     if settings.backfill.live:
-        done.append(await refresh(live_settings(settings, [p.url for p in profiles]), engine))
+        async with live_walker(settings, [p.url for p in profiles], engine) as walker:
+            done.append(await walker.run())
     return done
 
 
-def live_settings(settings: Settings, urls: list[str]) -> Settings:
-    """The settings of a backfill's live walk: a refresh of `urls` with the backfill's page ceiling and WARC
-    switch."""
-    return settings.model_copy(update={"profiles": ProfilesSettings(urls=urls),
+def live_walker(settings: Settings, urls: list[str], engine: Engine) -> Refresher:
+    """The refresher of a backfill's live walk of `urls`: the backfill's page ceiling and WARC switch, loading
+    `pages_per_chunk` pages at a time."""
+    walk = settings.model_copy(update={"profiles": ProfilesSettings(urls=urls),
                                        "max_pages_per_profile": settings.backfill.max_pages,
                                        "warc": settings.warc.model_copy(update={"refresh": settings.warc.backfill})})
+    return Refresher(walk, engine, chunk_pages=settings.backfill.pages_per_chunk)

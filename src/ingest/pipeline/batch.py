@@ -24,6 +24,7 @@ from ingest.store.load import ProfileLoad, active_authorships, load_profiles
 from ingest.store.pages import PageState
 from ingest.store.quarantine import Problem, problem
 from ingest.store.tables import RunCounts, utcnow
+from ingest.store.walks import WalkChunk
 from ingest.store.transaction import transact
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class PackedPage:
 
     next_url: str | None
     listed: int  # papers on the page
+    first_position: int | None  # of its first paper in the listing, where the page says
     expected: int | None  # papers the whole listing holds, where the page says so
     has_author: bool
     data: bytes
@@ -53,7 +55,7 @@ class PackedPage:
                    page.first_position, page.expected_papers),
                   author,
                   [tuple(paper.__dict__[name] for name in _PAPER_FIELDS) for paper in page.papers])
-        return cls(page.next_url, len(page.papers), page.expected_papers, page.author is not None,
+        return cls(page.next_url, len(page.papers), page.first_position, page.expected_papers, page.author is not None,
                    pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL), body_size, archived)
 
     def unpack(self) -> Observation:
@@ -91,6 +93,8 @@ class ProfileOutcome:
     blocked: bool = False  # the site blocked it: nothing of it is written
     skipped: bool = False  # not requested: its host's circuit breaker was open
     partial: str | None = None  # why the listing stops short of its end by rule (robots), when it does
+    walk: WalkChunk | None = None  # `extracted` is a chunk of a backfill's walk (`ingest.pipeline.walk`)
+    loaded: RunCounts = field(default_factory=RunCounts)  # what the walk's earlier chunks loaded
 
     @property
     def pages(self) -> int:
@@ -99,16 +103,26 @@ class ProfileOutcome:
     def profile_load(self) -> ProfileLoad:
         return ProfileLoad(self.profile.url, self.parser_version,
                            [(e.state, e.page.unpack()) for e in self.extracted], self.complete,
-                           cut_by_rule=self.partial is not None)
+                           cut_by_rule=self.partial is not None, walk=self.walk)
 
-    def end_walk(self, extracted: list[Extracted], bodies: list[bytes], complete: bool) -> None:
-        """The walk of the profile's pages ended with `extracted` (their `bodies` beside them). A complete
-        listing shorter than its first page says goes to the quarantine whole: papers went missing on the way
-        (a cut listing, a block page dressed as a profile), and loading it would end authorships that exist."""
-        if complete and (why := short_listing([e.page for e in extracted])):
+    def end_walk(self, extracted: list[Extracted], bodies: list[bytes], complete: bool,
+                 walk: WalkChunk | None = None) -> None:
+        """The walk of the profile's pages ended with `extracted` (their `bodies` beside them; for a chunked walk,
+        its last chunk, `walk`). A complete listing shorter than its first page says goes to the quarantine
+        whole (a chunked walk's last chunk): papers went missing on the way (a cut listing, a block page dressed
+        as a profile), and loading it would end authorships that exist."""
+        if walk:
+            size = walk.papers_listed, walk.pages_walked, walk.expected_papers
+        else:
+            size = sum(e.page.listed for e in extracted), len(extracted), extracted[0].page.expected if extracted else None
+        if complete and (why := short_listing(*size)):
             self.quarantined += [Problem(e.state.url, "incomplete", why, body) for e, body in zip(extracted, bodies)]
             return
-        self.extracted, self.complete = extracted, complete
+        self.extracted, self.complete, self.walk = extracted, complete, walk
+
+    def listed(self) -> int:
+        """Papers its listing holds: the whole walk's, for a chunked walk's last chunk."""
+        return self.walk.papers_listed if self.walk else sum(e.page.listed for e in self.extracted)
 
     def captures(self) -> list[Capture]:
         """Its extracted pages' bodies, for the archive (none when the archive is off)."""
@@ -117,18 +131,17 @@ class ProfileOutcome:
                 for e in self.extracted if e.page.archived is not None]
 
 
-def short_listing(pages: list[PackedPage]) -> str | None:
-    """Why a complete profile lists fewer papers than its first page says the listing holds, or None."""
-    expected = pages[0].expected if pages else None
-    listed = sum(page.listed for page in pages)
+def short_listing(listed: int, pages: int, expected: int | None) -> str | None:
+    """Why a complete profile that lists `listed` papers on `pages` pages is fewer than `expected` (what its first
+    page says the listing holds; None: it does not say), or None."""
     if expected is not None and listed < expected:
-        return f"{listed} papers on {len(pages)} page(s), but the profile declares {expected}"
+        return f"{listed} papers on {pages} page(s), but the profile declares {expected}"
     return None
 
 
-def authorless(extracted: list[Extracted], page: PackedPage, url: str, body: bytes) -> Problem | None:
+def authorless(first: bool, page: PackedPage, url: str, body: bytes) -> Problem | None:
     """A profile's first page must show its author (later pages may be rows only)."""
-    if extracted or page.has_author:
+    if not first or page.has_author:
         return None
     return Problem(url, "malformed", "the profile's first page shows no author", body)
 
@@ -150,7 +163,7 @@ def hold_shrunk(engine: Engine, outcomes: list[ProfileOutcome], ratio: float) ->
         had = active_authorships(conn, [(o.profile.source, o.profile.source_id) for o in complete])
     for outcome in complete:
         before = had.get((outcome.profile.source, outcome.profile.source_id), 0)
-        listed = sum(e.page.listed for e in outcome.extracted)
+        listed = outcome.listed()
         if listed < ratio * before:
             why = f"{listed} papers listed, but the author has {before}: a sudden shrinkage, held back"
             outcome.quarantined += [Problem(e.state.url, "shrunk", why) for e in outcome.extracted]

@@ -3,6 +3,10 @@
 Works on its own (`await Refresher(settings).run()`); the Prefect flow wraps `refresh_batch` in a task
 and passes it to `run`, so both paths share every line of the job. Nothing here knows a site: each
 profile's source (`ingest.sources`) says what to fetch, what it accepts and how to read it.
+
+With `chunk_pages`, it is a backfill's live walk (run kind `walk`): each profile's pages load `chunk_pages` at a
+time as they are walked, so a listing of any length is held one chunk at a time and a killed walk resumes at its
+next page (`ingest.pipeline.walk`, `ingest.store.walks`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from ingest.pipeline.enrich import enrich
 from ingest.pipeline.people import link_people
 from ingest.pipeline.plan import Plan, PlanError, allowed_hosts, plan, registered_profiles
 from ingest.pipeline.recording import recording
+from ingest.pipeline.walk import Walk
 from ingest.pipeline.workers import Workers
 from ingest.shards import WHOLE, Shard
 from ingest.sources import ExtractionError, Origin, ProfileRef, Source, registry
-from ingest.store import host_blocks, make_engine, pages, quarantine, runs
+from ingest.store import host_blocks, make_engine, pages, quarantine, runs, walks
 from ingest.store.host_pace import SharedPace
 from ingest.store.pages import PageState
 from ingest.store.quarantine import Problem, problem
@@ -53,9 +58,11 @@ def _state(profile: ProfileRef, fetched: Fetched) -> PageState:
 class Refresher:
     """Owns a run's fetcher, workers and engine. Use as `async with Refresher(settings) as refresher:`."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None = None, shard: Shard = WHOLE,
+                 chunk_pages: int | None = None) -> None:
         self.settings = settings
         self.shard = shard
+        self.chunk_pages = chunk_pages
         self.engine = engine or make_engine(settings.database_url)
         registry.configure(settings)
         shared = settings.http.min_interval_scope == "database"
@@ -112,7 +119,8 @@ class Refresher:
         the run summary. A run that cannot be planned is recorded as failed, with why, and raises `PlanError`."""
         run_batch = run_batch or self.refresh_batch
         started = time.perf_counter()
-        run = runs.start(self.engine, self.settings.run_lease_s, shard=self.shard)
+        run = runs.start(self.engine, self.settings.run_lease_s, kind="walk" if self.chunk_pages else "refresh",
+                         shard=self.shard)
         self.run_id = run.id
         counts = RunCounts()
         helpers = [asyncio.create_task(self._heartbeat(run.id))]
@@ -179,22 +187,27 @@ class Refresher:
     async def refresh_batch(self, profiles: list[ProfileRef]) -> RunCounts:
         """Fetch, extract and load one batch of profiles; returns its counts."""
         known = await asyncio.to_thread(self._known_pages, [p.url for p in profiles])
-        walks = [asyncio.create_task(self._refresh_profile(p, known.get(p.url, []))) for p in profiles]
+        chunked = await asyncio.to_thread(self._chunked_walks, profiles) if self.chunk_pages else {}
+        walks = [asyncio.create_task(self._refresh_profile(p, known.get(p.url, []), chunked.get(p.url)))
+                 for p in profiles]
         self._walks.update(walks)
         try:
             ended = await asyncio.gather(*walks, return_exceptions=True)
         finally:
             self._walks.difference_update(walks)
-        outcomes = []
+        outcomes, loaded = [], RunCounts()
         for outcome in ended:
             # A walk cancelled by a stop before its first step never reached its own handler: abandoned whole.
             if isinstance(outcome, asyncio.CancelledError) and self._stopping:
                 continue
             if isinstance(outcome, BaseException):
                 raise outcome
+            loaded.add(outcome.loaded)
             if outcome.pages or outcome.skipped:
                 outcomes.append(outcome)
-        return await self._write(outcomes)
+        counts = await self._write(outcomes)
+        counts.add(loaded)
+        return counts
 
     def _registered(self) -> list[ProfileRef]:
         with self.engine.connect() as conn:
@@ -204,13 +217,20 @@ class Refresher:
         with self.engine.connect() as conn:
             return pages.known_pages(conn, profiles)
 
-    async def _refresh_profile(self, profile: ProfileRef, known: list[Row]) -> ProfileOutcome:
+    def _chunked_walks(self, profiles: list[ProfileRef]) -> dict[str, Walk]:
+        """Each profile's walk: resumed where an earlier one stopped, else from its first page."""
+        stopped = walks.unfinished(self.engine, {p.url: (p.source, p.source_id) for p in profiles})
+        # A walk whose author is gone (a profile deleted by hand) starts again: its pages need one.
+        return {p.url: Walk.resume(stopped[p.url]) if stopped.get(p.url) and stopped[p.url].author else Walk()
+                for p in profiles}
+
+    async def _refresh_profile(self, profile: ProfileRef, known: list[Row], walk: Walk | None) -> ProfileOutcome:
         source = registry.get(profile.source)
         outcome = ProfileOutcome(profile, source.parser_version)
         turn = self._turns.setdefault(host_of(profile.url), asyncio.Lock()) if source.bans_host else nullcontext()
         try:
             async with turn:
-                await self._walk_profile(source, known, outcome)
+                await self._walk_profile(source, known, outcome, walk)
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
@@ -219,10 +239,13 @@ class Refresher:
             log.exception("refreshing %s failed", profile.url)
             outcome.failed.append(problem(profile.url, exc))
         self._done[0] += 1
-        self._done[1] += outcome.pages
+        self._report(outcome.pages)
+        return outcome
+
+    def _report(self, pages: int) -> None:
+        self._done[1] += pages
         if hook := progress_hook.get():
             hook(self._done[0], self._total, self._done[1])
-        return outcome
 
     async def _get(self, source: Source, url: str, known: Row | None = None) -> Fetched:
         validators = Validators(known.etag, known.last_modified, known.content_sha256) if known else None
@@ -248,8 +271,12 @@ class Refresher:
             retryable = isinstance(exc, FetchError) and exc.retryable
             (outcome.failed if retryable else outcome.quarantined).append(problem(url, exc, body))
 
-    async def _walk_profile(self, source: Source, known: list[Row], outcome: ProfileOutcome) -> None:
+    async def _walk_profile(self, source: Source, known: list[Row], outcome: ProfileOutcome, walk: Walk | None
+                            ) -> None:
         profile = outcome.profile
+        if walk is not None and walk.next_url is not None:  # on from where a cut-short walk stopped
+            await self._extract_chain(source, {}, outcome, walk)
+            return
         by_url = {page.url: page for page in known}
         reparse = any(page.parser_version != source.parser_version for page in known)
         try:
@@ -265,20 +292,29 @@ class Refresher:
             if all(isinstance(r, Fetched) and r.unchanged for r in results):
                 outcome.unchanged = [_state(profile, first), *(_state(profile, r) for r in results)]
                 return
-            fetched |= {u: r for u, r in zip(rest, results) if isinstance(r, Fetched)}
-        await self._extract_chain(source, fetched, outcome)
+            if walk is None:  # a chunked walk fetches pages as it goes: it holds one chunk at a time
+                fetched |= {u: r for u, r in zip(rest, results) if isinstance(r, Fetched)}
+        await self._extract_chain(source, fetched, outcome, walk)
 
-    async def _extract_chain(self, source: Source, fetched: dict[str, Fetched], outcome: ProfileOutcome) -> None:
-        """Walk the profile's pages from the first, extracting each; bodies we lack are fetched anew."""
+    async def _extract_chain(self, source: Source, fetched: dict[str, Fetched], outcome: ProfileOutcome,
+                             walk: Walk | None = None) -> None:
+        """Walk the profile's pages from the first (or where `walk` resumes), extracting each; bodies we lack are
+        fetched anew. A chunked walk loads every `chunk_pages` pages as it goes; one that fails on a page loads
+        the pages before it and resumes at it next time."""
         profile = outcome.profile
         extracted: list[Extracted] = []
         bodies: list[bytes] = []
-        url: str | None = profile.url
+        url: str | None = walk.next_url if walk and walk.next_url else profile.url
+        first = url == profile.url
+        walked: set[str] = set()  # this run's pages: a next link back to one of them is a loop
+        room = self.settings.max_pages_per_profile - (walk.pages_walked if walk else 0)
+        stopped_at: str | None = None  # the page a failure stopped the walk at
         complete = False
         while url is not None:
-            if len(extracted) >= self.settings.max_pages_per_profile or any(e.state.url == url for e in extracted):
+            if len(walked) >= room or url in walked:
                 outcome.quarantined.append(Problem(url, "pagination", "page limit reached or next links loop"))
                 break
+            walked.add(url)
             result = fetched.get(url)
             try:
                 if result is None or result.body is None:
@@ -286,29 +322,49 @@ class Refresher:
                 origin = Origin(url, result.fetched_at, result.content_sha256)
                 page = await self.workers.extract(source.name, result.body, origin, self.archive_level)
             except FetchError as exc:
-                if exc.reason == "robots" and extracted:  # Scholar's cstart walk: what robots.txt allows is all
+                if exc.reason == "robots" and not first:  # Scholar's cstart walk: what robots.txt allows is all
                     outcome.partial = f"robots.txt disallows {url}"
                     log.info("%s: partial listing, %s", profile.url, outcome.partial)
                 else:
                     await self._trouble(source, outcome, url, exc)
+                    stopped_at = url
                 break
             except ExtractionError as exc:
                 await self._trouble(source, outcome, url, exc, result.body)
+                stopped_at = url
                 break
-            if trouble := authorless(extracted, page, url, result.body):
+            if trouble := authorless(first, page, url, result.body):
                 outcome.quarantined.append(trouble)
                 break
+            first = False
             extracted.append(Extracted(_state(profile, result), result.headers, page))
             bodies.append(result.body)
             url = page.next_url
             if url is not None and urlsplit(url).netloc != urlsplit(profile.url).netloc:
                 outcome.quarantined.append(Problem(url, "pagination", "next link leaves the profile's host"))
                 break
+            if walk is not None and url is not None and len(extracted) == self.chunk_pages:
+                if not await self._load_chunk(outcome, walk, extracted, url):
+                    return
+                extracted, bodies = [], []
         else:
             complete = True
-        if outcome.blocked or outcome.skipped:  # a profile blocked half-way is not loaded half-way
+        if outcome.blocked or outcome.skipped:  # a profile blocked half-way is not loaded half-way (its chunk)
             return
-        outcome.end_walk(extracted, bodies, complete)
+        outcome.end_walk(extracted, bodies, complete, walk.chunk(extracted, stopped_at) if walk and extracted else None)
+
+    async def _load_chunk(self, outcome: ProfileOutcome, walk: Walk, extracted: list[Extracted], next_url: str
+                          ) -> bool:
+        """Load a chunk of a walk's pages now, the walk moving on to `next_url` with it; False when it could not
+        load (the walk stops there, to resume at the chunk's first page)."""
+        chunk = ProfileOutcome(outcome.profile, outcome.parser_version, extracted=extracted,
+                               walk=walk.chunk(extracted, next_url))
+        written = await self.workers.write([chunk], self.run_id, self.settings.archive.level,
+                                           self.settings.precedence)
+        outcome.loaded.add(tally(written, [chunk]))
+        failpoint("walk_chunk_loaded")
+        self._report(len(extracted))  # a long walk shows progress before its profile is done
+        return not written.failed
 
     # -- writing -------------------------------------------------------------------------------
     async def _write(self, outcomes: list[ProfileOutcome]) -> RunCounts:

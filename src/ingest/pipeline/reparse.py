@@ -106,7 +106,7 @@ def _outcome(profile: ProfileRef, stored: _Stored, missing: list[str]) -> Profil
         except ExtractionError as exc:
             outcome.quarantined.append(problem(url, exc, body))
             break
-        if trouble := authorless(extracted, page, url, body):
+        if trouble := authorless(not extracted, page, url, body):
             outcome.quarantined.append(trouble)
             break
         state = PageState(row.url, row.profile, row.source, row.etag, row.last_modified, row.content_sha256,

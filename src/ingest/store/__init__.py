@@ -13,6 +13,7 @@ from ingest.store.tables import (
     AuthorSnapshot,
     HostPace,
     IngestRun,
+    LiveWalk,
     Page,
     PageBody,
     PageCapture,
@@ -25,6 +26,6 @@ from ingest.store.tables import (
 )
 
 __all__ = [
-    "Author", "AuthorSnapshot", "Authorship", "BackfillCursor", "HostPace", "IngestRun", "Page", "PageBody", "PageCapture", "Paper",
-    "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "make_engine", "utcnow",
+    "Author", "AuthorSnapshot", "Authorship", "BackfillCursor", "HostPace", "IngestRun", "LiveWalk", "Page", "PageBody",
+    "PageCapture", "Paper", "Quarantine", "RECORD_TABLES", "RegisteredProfile", "RunCounts", "RunFailure", "make_engine", "utcnow",
 ]

@@ -25,11 +25,12 @@ from sqlalchemy import Column, Connection, Row, Table, func, select
 
 from ingest import dedupe, match
 from ingest.records import YEARLY_SUFFIX, YEARLY_TABLE, AuthorMetrics, AuthorRecord, Observation, PaperRecord, construct
-from ingest.store import bulk, changes, links, pages, quarantine, tombstones
+from ingest.store import bulk, changes, links, pages, quarantine, tombstones, walks
 from ingest.store.bulk import insert_ignoring_conflicts
 from ingest.store.pages import PageState
 from ingest.store.pages import PAGES
 from ingest.store.tables import Author, Authorship, AuthorSnapshot, AuthorYearly, Paper, RunCounts, as_utc
+from ingest.store.walks import WalkChunk
 
 AUTHORS: Table = Author.__table__
 PAPERS: Table = Paper.__table__
@@ -61,7 +62,11 @@ class ProfileLoad:
     `archived`: the kind of archive the pages are captures from (`wayback`, `warc`; None: live pages), each
     observed at its capture time. They never end
     authorships and save no page state (that is the live pages'), and where the author's row holds values
-    observed later, they only add to the author's history."""
+    observed later, they only add to the author's history.
+
+    `walk`: the pages are a chunk of a backfill's walk of the live listing (`ingest.store.walks`). They save their
+    page state and move the walk on; `complete` marks the chunk that reached the last page, which ends what the
+    whole walk did not list."""
 
     profile: str
     parser_version: str
@@ -69,6 +74,7 @@ class ProfileLoad:
     complete: bool = True
     cut_by_rule: bool = False
     archived: str | None = None
+    walk: WalkChunk | None = None
 
 
 @dataclass(slots=True)
@@ -150,9 +156,10 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
     records: list[PaperRecord] = []
     for profile in profiles:
         first = profile.pages[0][1]
-        listing = _Listing(profile.profile, first.author, first.observed_at,
+        author = first.author or (profile.walk.author if profile.walk else None)
+        listing = _Listing(profile.profile, author, first.observed_at,
                            complete=profile.complete and profile.archived is None, archived=profile.archived)
-        position = 1
+        position = profile.walk.first_position if profile.walk else 1
         for _, page in profile.pages:
             start = len(records)
             records += _attributed(page)
@@ -175,16 +182,22 @@ def _load_profiles(conn: Connection, profiles: Sequence[ProfileLoad], counts: Ru
     paper_ids = _load_papers(conn, papers, first_seen, counts, now, precedence, archived)
     record_paper_ids = [paper_ids[group] for group in group_of]
     authorships: list[_Authorships] = []
-    for listing in listings:
+    walked: list[tuple[str, WalkChunk, set[int]]] = []
+    for profile, listing in zip(profiles, listings):
         positions: dict[int, int] = {}  # a paper listed twice keeps its first position
         for start, end, first_position, _ in listing.pages:
             for paper_id, position in zip(record_paper_ids[start:end], count(first_position)):
                 positions.setdefault(paper_id, position)
         author_id = author_ids[(listing.author.source, listing.author.source_id)]
-        authorships.append((author_id, positions, listing.complete, listing.observed_at,
+        # A walk's last chunk ends what none of its chunks listed: the earlier ones' papers are kept as they are.
+        kept = walks.seen(conn, profile.profile) if profile.walk and listing.complete else frozenset()
+        authorships.append((author_id, positions, kept, listing.complete, listing.observed_at,
                             past.get(author_id) if listing.archived is not None else None))
+        if profile.walk:
+            walked.append((profile.profile, profile.walk, set(positions)))
     counts.authorships_changed += _load_authorships(conn, authorships)
-    _save_page_states(conn, [p for p in profiles if p.complete or p.cut_by_rule], now)
+    walks.record(conn, walked, now)
+    _save_page_states(conn, [p for p in profiles if p.complete or p.cut_by_rule or p.walk], now)
 
 
 def _load_authors(conn: Connection, listings: list[_Listing], counts: RunCounts
@@ -485,9 +498,9 @@ def _merge_rows(conn: Connection, merged_into: dict[int, int], now: datetime) ->
         conn.execute(PAPERS.delete().where(PAPERS.c.id == old))
 
 
-# (author id, paper id -> position, complete listing, when the listing was seen, and for a listing older than its
-# author's row: when the row's values were observed)
-_Authorships = tuple[int, dict[int, int], bool, datetime, datetime | None]
+# (author id, paper id -> position, papers an earlier chunk of its walk listed, complete listing, when the listing
+# was seen, and for a listing older than its author's row: when the row's values were observed)
+_Authorships = tuple[int, dict[int, int], Set[int], bool, datetime, datetime | None]
 
 
 def _load_authorships(conn: Connection, listings: list[_Authorships]) -> int:
@@ -512,7 +525,7 @@ def _sync_authorships(conn: Connection, listings: list[_Authorships]) -> int:
         existing.setdefault(row.author_id, {})[row.paper_id] = row
     new_rows: list[tuple[int, int, int, datetime | None]] = []
     changed = []
-    for author_id, positions, complete, seen_at, past_of in listings:
+    for author_id, positions, kept, complete, seen_at, past_of in listings:
         known = existing.get(author_id, {})
         new_rows += [(author_id, paper_id, position, past_of)
                      for paper_id, position in positions.items() if paper_id not in known]
@@ -521,7 +534,7 @@ def _sync_authorships(conn: Connection, listings: list[_Authorships]) -> int:
         for paper_id, row in known.items():
             position = positions.get(paper_id)
             if position is None:
-                if complete and row.removed_at is None:
+                if complete and row.removed_at is None and paper_id not in kept:
                     changed.append({"_id": row.id, "position": row.position, "removed_at": seen_at})
             elif row.position != position or row.removed_at is not None:
                 changed.append({"_id": row.id, "position": position, "removed_at": None})
@@ -536,10 +549,15 @@ def _save_page_states(conn: Connection, profiles: Sequence[ProfileLoad], now: da
         by_version.setdefault(profile.parser_version, []).extend(state for state, _ in profile.pages)
     for parser_version, states in by_version.items():
         pages.save(conn, states, parser_version)
-    # A page a profile no longer has goes (in any of its loads, if the batch loads it twice).
+    # A page a profile no longer has goes (in any of its loads, if the batch loads it twice). A walk knows which
+    # only at its end: the pages it fetched since it started.
     kept: dict[str, set[str]] = {}
     for profile in profiles:
+        if profile.walk and not profile.walk.ended:
+            continue
         urls = {state.url for state, _ in profile.pages}
+        if profile.walk:
+            urls |= pages.fetched_since(conn, profile.profile, profile.walk.started_at)
         kept[profile.profile] = kept[profile.profile] & urls if profile.profile in kept else urls
     if kept:
         pages.forget_gone(conn, kept)

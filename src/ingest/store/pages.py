@@ -78,6 +78,12 @@ def save(conn: Connection, states: Sequence[PageState], parser_version: str | No
     bulk.update_by_id(conn, PAGES, changed)
 
 
+def fetched_since(conn: Connection, profile: str, since: datetime) -> set[str]:
+    """The URLs of the profile's stored pages fetched at `since` or later."""
+    return set(conn.execute(select(PAGES.c.url).where(PAGES.c.profile == profile, PAGES.c.fetched_at >= since))
+               .scalars())
+
+
 def forget_gone(conn: Connection, kept: dict[str, set[str]]) -> None:
     """Delete the stored pages of each profile in `kept` that its complete listing no longer has."""
     gone = [row.id for row in conn.execute(select(PAGES.c.id, PAGES.c.profile, PAGES.c.url)

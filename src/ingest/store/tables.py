@@ -249,6 +249,38 @@ class BackfillCursor(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class LiveWalk(SQLModel, table=True):
+    """A backfill's walk of a profile's live pages, loaded chunk by chunk: where it stands, so a killed walk
+    resumes at its next page, and what it has listed so far. Papers no longer listed are decided when it reaches
+    the last page, over the whole walk (`LiveWalkSeen`)."""
+
+    __tablename__ = "live_walk"
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile: str = Field(max_length=2048, unique=True, description="URL of the profile's first page.")
+    started_at: datetime = Field(description="When the walk fetched its first page.")
+    next_url: str | None = Field(default=None, max_length=2048, description="The page it goes on from; None once "
+                                 "it reached the last.")
+    next_position: int = Field(1, description="Position in the listing of the next page's first paper, where a page "
+                               "does not say.")
+    pages_walked: int = 0
+    papers_listed: int = 0
+    expected_papers: int | None = Field(default=None, description="How many papers the first page says the listing "
+                                        "holds.")
+    finished_at: datetime | None = Field(default=None, description="When it loaded the last page.")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LiveWalkSeen(SQLModel, table=True):
+    """A paper an unfinished walk has listed (kept apart from `authorship`, which changes only with the data)."""
+
+    __tablename__ = "live_walk_seen"
+
+    walk_id: int = Field(foreign_key="live_walk.id", primary_key=True)
+    paper_id: int = Field(primary_key=True, description="As loaded; it may have merged into another since "
+                          "(`paper_tombstone`).")
+
+
 class HostBlock(SQLModel, table=True):
     """A host that blocked us, and until when no request goes to it (the circuit breaker, across runs)."""
 
