@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.harness import pg_schema, prefect_server, run_worker, site_server, temp_sqlite_url
 from bench.report import Row, compare, fmt, machine, markdown, spread
 from bench.sample import page_urls
+from bench.startup import OneProfileRuns
 from ingest.site.corpus import Corpus
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -37,7 +38,9 @@ def measure(profiles: int, runs: int, load_profiles: int, workdir: str, pg: bool
         sitemap = f"{site.base}/sitemap.xml"
         urls = page_urls(Corpus(profiles), site.base)
         run_worker("bare_fetch", site, urls=urls)  # warms the site's card cache: every figure sees a warm site
+        one_profile = OneProfileRuns(site.base, Path(workdir) / "cli")
         for _ in range(runs):
+            record("one_profile_run", one_profile.measure())
             record("ceiling", run_worker("ceiling", site, base=site.base, urls=urls))
             db = temp_sqlite_url(workdir)
             record("first", run_worker("refresh", site, database_url=db, sitemap=sitemap))
@@ -86,6 +89,10 @@ def scaling(sizes: list[int], runs: int, workdir: str, known: dict[int, list[dic
 def table(m: dict[str, list[dict]], scale: dict[int, list[dict]], sizes: list[int]) -> list[Row]:
     ours_us, parse_us, bs4_us = ([{"us": r[k]} for r in m["extract"]] for k in ("ours_us", "selectolax_us", "bs4_us"))
     rows = [
+        compare("one-profile `ingest run`, wall, no Prefect server configured (a kept one found)", m["one_profile_run"],
+                None, "warm_s", "s", target="<= 3 s"),
+        compare("one-profile `ingest run`, wall, no Prefect server configured or kept", m["one_profile_run"], None,
+                "cold_s", "s"),
         compare("site alone (ceiling, raw keep-alive client)", m["ceiling"], None, "pages_per_s", "pages/s"),
         compare("first refresh → SQLite", m["first"], m["scrapy"], "pages_per_s", "pages/s", "Scrapy", ">= 3"),
         compare("first refresh → SQLite", m["first"], m["bare_fetch_parse"], "pages_per_s", "pages/s",

@@ -25,19 +25,23 @@ class Row:
     ours: str
     yardstick: str = ""
     ratio: float | None = None
-    target: str = ""  # e.g. ">= 3": the ratio's target, judged in `met`
+    target: str = ""  # e.g. ">= 3": the ratio's target; "<= 3 s": the median's own (no yardstick); see `met`
+    median: float | None = None  # ours, for a target of its own
 
     @property
     def met(self) -> bool | None:
-        if not self.target or self.ratio is None:
+        judged = self.ratio if self.ratio is not None else self.median
+        if not self.target or judged is None:
             return None
-        op, bound = self.target.split()
-        return self.ratio >= float(bound) if op == ">=" else self.ratio <= float(bound)
+        op, bound = self.target.split()[:2]
+        return judged >= float(bound) if op == ">=" else judged <= float(bound)
 
     def cells(self) -> list[str]:
         ratio = f"{self.ratio:.2f}×" if self.ratio is not None else ""
         verdict = {True: "met", False: "**missed**", None: ""}[self.met]
-        target = self.target.replace(">=", "≥").replace("<=", "≤") + "×" if self.target else ""
+        target = self.target.replace(">=", "≥").replace("<=", "≤")
+        if target and self.ratio is not None:
+            target += "×"
         return [self.name, self.ours, self.yardstick, ratio, target, verdict]
 
 
@@ -46,7 +50,7 @@ def compare(name: str, ours: list[dict], theirs: list[dict] | None, key: str, un
     """A row for `key` of `ours`, against `theirs` (median over median) when given."""
     mine = spread(ours, key)
     if theirs is None:
-        return Row(name, fmt(mine, unit))
+        return Row(name, fmt(mine, unit), target=target, median=mine[1])
     other = spread(theirs, key)
     return Row(name, fmt(mine, unit), f"{yardstick}: {fmt(other, unit)}", mine[1] / other[1], target)
 

@@ -359,6 +359,10 @@ class Settings(BaseSettings):
         "`ingest deploy`); without any, the top-level profiles form one unscheduled group, 'default'."
     )
     data_dir: str = Field("data", description="Local state, e.g. the Prefect server `ingest serve` starts itself.")
+    prefect_server_keep_s: float = Field(
+        900.0, ge=0, description="Without a configured Prefect server (PREFECT_API_URL), `ingest run` and `ingest "
+        "serve` start a local one in DATA_DIR/prefect and keep it this long after the last command using it, so the "
+        "next command needs no start-up of seconds; 0: each command starts its own and stops it when done.")
 
     @field_validator("groups")
     @classmethod

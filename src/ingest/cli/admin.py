@@ -1,4 +1,5 @@
-"""The commands that set things up: `schemas`, `serve`, `deploy`, and `db` (migrations)."""
+"""The commands that set things up: `schemas`, `serve`, `prefect` (the kept local server), `deploy`, and `db`
+(migrations)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,39 @@ def serve(config: ConfigOption = None) -> None:
     from ingest.flows.local_server import prefect_api
 
     try:
-        with prefect_api(Path(serve_settings.data_dir).resolve() / "prefect") as server:
+        with prefect_api(Path(serve_settings.data_dir).resolve() / "prefect", serve_settings.prefect_server_keep_s) \
+                as server:
             console.print(f"serving {', '.join(spec.name for spec in specs)} on {server.url}; Ctrl-C stops and "
                           "pauses them", markup=False, soft_wrap=True)
             serve_deployments(specs, str(path.resolve()) if path else None, serve_settings.export.schedule)
     except RuntimeError as exc:  # the local server did not come up
         raise UserError(str(exc), code=1) from None
+
+
+@app.command("prefect")
+def prefect_server(
+    stop: Annotated[bool, typer.Option("--stop", help="Stop it now, rather than when unused for "
+                                       "prefect_server_keep_s.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show the local Prefect server `run` and `serve` keep between commands when PREFECT_API_URL is unset
+    (its API and UI address), or stop it."""
+    from ingest.flows.local_server import running_kept, stop_kept
+
+    keep_settings = settings(config)
+    home = Path(keep_settings.data_dir).resolve() / "prefect"
+    if stop:
+        console.print(f"stopped the Prefect server kept in {home}" if stop_kept(home) else
+                      f"no Prefect server is kept in {home}", markup=False)
+        return
+    record = running_kept(home)
+    if record is None:
+        console.print(f"no Prefect server is kept in {home}: the next `ingest run` or `serve` starts one",
+                      markup=False)
+        return
+    console.print(f"Prefect server: {record['url']} (UI: {record['url'].removesuffix('/api')}), kept "
+                  f"{keep_settings.prefect_server_keep_s:.0f} s after its last use; `ingest prefect --stop` "
+                  "stops it", markup=False, soft_wrap=True)
 
 
 @app.command()

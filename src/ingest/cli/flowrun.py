@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from importlib import import_module
 from multiprocessing import resource_tracker
 from pathlib import Path
 
@@ -38,8 +39,9 @@ def run_refresh(settings: Settings, config: Path | None, urls: list[str] | None,
 
     with ExitStack() as stack:
         with _status("starting Prefect"):
-            server = stack.enter_context(prefect_api(Path(settings.data_dir).resolve() / "prefect",
-                                                     env={"PREFECT_UI_ENABLED": "false"}))
+            server = stack.enter_context(prefect_api(
+                Path(settings.data_dir).resolve() / "prefect", settings.prefect_server_keep_s,
+                {"PREFECT_UI_ENABLED": "false"}, meanwhile=lambda: import_module("ingest.flows.refresh_profiles")))
         with _StopOnSignals(server.pid) as signals:
             summary = asyncio.run(_run(config, urls, sitemap, source, shard, registry, signals))
         return summary, signals.received
