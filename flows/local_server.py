@@ -27,6 +27,8 @@ from typing import NamedTuple
 
 import httpx
 
+from ingest.flows.server_keeper import prefect_server
+
 HOST = "127.0.0.1"
 PREFERRED_PORT = 4200  # Prefect's usual port; any free one when taken
 STARTUP_TIMEOUT_S = 90.0
@@ -63,8 +65,7 @@ def local_server(home: Path, port: int | None = None, env: dict[str, str] | None
     env.pop("PREFECT_API_URL", None)
     with log_path.open("ab") as log:
         # Its own session: a Ctrl-C at the terminal must not stop it before `serve` has paused its deployments.
-        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
-                                   "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+        server = subprocess.Popen(prefect_server(HOST, port), env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     try:
         meanwhile()

@@ -21,6 +21,15 @@ from pathlib import Path
 CHECK_EVERY_S = 1.0
 
 
+def prefect_server(host: str, port: int) -> list[str]:
+    """The command line of `prefect server start`, in a process that is sent SIGTERM when the one that started
+    it dies, however it dies (Linux's PR_SET_PDEATHSIG, which survives the exec; elsewhere a plain start)."""
+    die_with_parent = ("import ctypes, os, signal, sys\n"
+                       "try:\n    ctypes.CDLL(None).prctl(1, signal.SIGTERM)\nexcept (OSError, AttributeError):\n    pass\n"
+                       "os.execv(sys.executable, [sys.executable, '-m', 'prefect', *sys.argv[1:]])")
+    return [sys.executable, "-c", die_with_parent, "server", "start", "--host", host, "--port", str(port)]
+
+
 def lease_age(home: Path) -> float:
     """Seconds since a command last refreshed the lease (infinite when there is none)."""
     try:
@@ -36,8 +45,7 @@ def keep(home: Path, port: int, keep_s: float) -> int:
     env = os.environ | {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     with (home / "server.log").open("ab") as log:
-        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                   "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(prefect_server("127.0.0.1", port), env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         while not stopping and server.poll() is None and lease_age(home) <= keep_s:
             time.sleep(CHECK_EVERY_S)

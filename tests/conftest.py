@@ -31,9 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_TEXT_PATH = FIXTURES / "scholarfeed-author-1.txt"  # the seed page's visible text, copied verbatim
 PG_URL = os.environ.get("INGEST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-# A command that finds no Prefect server would keep the one it starts for minutes after its test: tests that
-# mean a kept server say so.
-os.environ["INGEST_PREFECT_SERVER_KEEP_S"] = "0"
 
 # Property tests: a bounded number of examples (CI's time is finite), no per-example deadline
 # (a loaded machine is not a bug), no example database (tests run in temporary directories).
@@ -64,10 +61,12 @@ def read_page(body: str | bytes, url: str, seen: datetime = SEEN) -> Observation
 
 @pytest.fixture(autouse=True)
 def _isolated_config(monkeypatch, tmp_path):
-    """Tests never pick up the developer's config file or INGEST_* variables."""
+    """Tests never pick up the developer's config file or INGEST_* variables. A command that finds no Prefect
+    server would keep the one it starts for minutes after its test: tests that mean a kept server say so."""
     for name in list(os.environ):
         if name.startswith("INGEST_") and name != "INGEST_TEST_PG_URL":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("INGEST_PREFECT_SERVER_KEEP_S", "0")
     monkeypatch.chdir(tmp_path)
 
 

@@ -87,21 +87,39 @@ def test_commands_starting_together_share_one_server(tmp_path):
     assert wait_gone([keeper_pid(tmp_path)]) == []
 
 
-def test_a_command_killed_with_sigkill_leaves_no_server_behind(tmp_path):
+def hold(server: str, home: Path) -> tuple[subprocess.Popen, str]:
+    """A process that enters `server` (an expression over `home` and `port`) and holds it; with its URL."""
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
-         "from ingest.flows.local_server import kept_server\n"
-         f"with kept_server(Path(sys.argv[1]), {KEEP_S}, {free_port()}) as server:\n"
-         "    print(server.url, flush=True)\n    time.sleep(600)\n", str(tmp_path)],
+         "from ingest.flows.local_server import kept_server, local_server\n"
+         f"home, port = Path(sys.argv[1]), {free_port()}\n"
+         f"with {server} as server:\n    print(server.url, flush=True)\n    time.sleep(600)\n", str(home)],
         stdout=subprocess.PIPE, text=True)
+    return holder, holder.stdout.readline().strip()
+
+
+def test_a_command_killed_with_sigkill_leaves_no_kept_server_behind(tmp_path):
+    holder, url = hold(f"kept_server(home, {KEEP_S}, port)", tmp_path)
     try:
-        url = holder.stdout.readline().strip()
         assert healthy(url)
         keeper = keeper_pid(tmp_path)
         server = children(keeper)
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         assert wait_gone([keeper, *server]) == []
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_command_killed_with_sigkill_takes_its_own_server_with_it(tmp_path):
+    holder, url = hold("local_server(home, port)", tmp_path)
+    try:
+        assert healthy(url)
+        server = children(holder.pid)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        assert server and wait_gone(server) == []
     finally:
         holder.kill()
         holder.wait()
