@@ -1,6 +1,7 @@
 """What a user could hand-write instead, and the site's own ceiling: the yardsticks our figures are divided by.
 
-The bare loops use 16 requests in flight: httpx's pool scans every connection per request, so 16 beats 64.
+The bare loops use 16 requests in flight (httpx's pool scans every connection per request, so 16 beats 64
+there), each over httpx's own client and over a bare aiohttp session: the faster of the two is the yardstick.
 """
 
 from __future__ import annotations
@@ -8,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from urllib.parse import urljoin, urlsplit
 
+import aiohttp
 import httpx
 from selectolax.lexbor import LexborHTMLParser
 from sqlmodel import Session, select
@@ -21,10 +25,25 @@ from ingest.site.corpus import Corpus
 from ingest.store import Author, Authorship, Page, Paper, make_engine
 
 CONCURRENCY = 16
+Get = Callable[..., Awaitable[tuple[int, bytes]]]  # get(url, headers=None) -> (status, body)
 
 
-def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY))
+@asynccontextmanager
+async def _client(kind: str) -> AsyncIterator[Get]:
+    """A `get` over httpx's own client or over a bare aiohttp session: the bare loops run on each."""
+    if kind == "aiohttp":
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+            async def get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+                async with session.get(url, headers=headers) as response:
+                    return response.status, await response.read()
+            yield get
+        return
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY,
+                                                     max_keepalive_connections=CONCURRENCY)) as client:
+        async def get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+            response = await client.get(url, headers=headers)
+            return response.status_code, response.content
+        yield get
 
 
 async def _gather_bounded(jobs) -> list:
@@ -37,20 +56,20 @@ async def _gather_bounded(jobs) -> list:
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
-async def bare_fetch_parse(sitemap: str) -> dict:
-    """httpx gather + selectolax, no database: read the sitemap, then fetch and parse every page of every
+async def bare_fetch_parse(sitemap: str, client: str = "httpx") -> dict:
+    """A gather + selectolax, no database: read the sitemap, then fetch and parse every page of every
     profile, following the next links. The parse builds the tree and finds the next link, nothing more."""
     start = clock()
-    async with _client() as client:
-        profiles = re.findall(r"<loc>([^<]+)</loc>", (await client.get(sitemap)).text)
+    async with _client(client) as get:
+        profiles = re.findall(r"<loc>([^<]+)</loc>", (await get(sitemap))[1].decode())
         slots = asyncio.Semaphore(CONCURRENCY)
 
         async def crawl(url: str | None) -> int:
             pages = 0
             while url:
                 async with slots:
-                    response = await client.get(url)
-                next_link = LexborHTMLParser(response.content).css_first('a[rel="next"]')
+                    _, body = await get(url)
+                next_link = LexborHTMLParser(body).css_first('a[rel="next"]')
                 url = urljoin(url, next_link.attributes["href"]) if next_link is not None else None
                 pages += 1
             return pages
@@ -59,26 +78,26 @@ async def bare_fetch_parse(sitemap: str) -> dict:
     return result(start, pages)
 
 
-async def bare_fetch(urls: list[str]) -> dict:
-    """httpx gather alone over every page URL: the fetch phase's yardstick."""
+async def bare_fetch(urls: list[str], client: str = "httpx") -> dict:
+    """A gather alone over every page URL: the fetch phase's yardstick."""
     start = clock()
-    async with _client() as client:
-        responses = await _gather_bounded(client.get(url) for url in urls)
-    assert all(r.status_code == 200 for r in responses)
+    async with _client(client) as get:
+        responses = await _gather_bounded(get(url) for url in urls)
+    assert all(status == 200 for status, _ in responses)
     return result(start, len(responses))
 
 
-async def bare_conditional(database_path: str) -> dict:
-    """httpx gather of conditional GETs over every page a first refresh stored, with its validators."""
+async def bare_conditional(database_path: str, client: str = "httpx") -> dict:
+    """A gather of conditional GETs over every page a first refresh stored, with its validators."""
     with sqlite3.connect(database_path) as db:
         known = db.execute("SELECT url, etag, last_modified FROM page").fetchall()
     start = clock()
-    async with _client() as client:
+    async with _client(client) as get:
         responses = await _gather_bounded(
-            client.get(url, headers={"If-None-Match": etag, "If-Modified-Since": modified})
+            get(url, headers={"If-None-Match": etag, "If-Modified-Since": modified})
             for url, etag, modified in known
         )
-    assert all(r.status_code == 304 for r in responses)
+    assert all(status == 304 for status, _ in responses)
     return result(start, len(responses))
 
 
