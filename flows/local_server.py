@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import httpx
 
-from ingest.flows.server_keeper import prefect_server
+from ingest.flows.server_keeper import prefect_server, stop
 
 HOST = "127.0.0.1"
 PREFERRED_PORT = 4200  # Prefect's usual port; any free one when taken
@@ -72,12 +72,7 @@ def local_server(home: Path, port: int | None = None, env: dict[str, str] | None
         _wait_healthy(url, lambda: server.poll() is None, log_path)
         yield LocalServer(url, server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def _wait_healthy(url: str, running: Callable[[], bool], log_path: Path) -> None:

@@ -38,6 +38,16 @@ def lease_age(home: Path) -> float:
         return float("inf")
 
 
+def stop(server: subprocess.Popen) -> None:
+    """SIGTERM, 20 s to go, then SIGKILL."""
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def keep(home: Path, port: int, keep_s: float) -> int:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -51,12 +61,7 @@ def keep(home: Path, port: int, keep_s: float) -> int:
             time.sleep(CHECK_EVERY_S)
     finally:
         _forget(home)
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
     return 0
 
 
