@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import httpx
 
-from ingest.flows.server_keeper import prefect_server, stop
+from ingest.flows.server_keeper import LEASE, LOG, RECORD, prefect_server, stop
 
 HOST = "127.0.0.1"
 PREFERRED_PORT = 4200  # Prefect's usual port; any free one when taken
@@ -60,7 +60,7 @@ def local_server(home: Path, port: int | None = None, env: dict[str, str] | None
     home.mkdir(parents=True, exist_ok=True)
     port = port or free_port(PREFERRED_PORT)
     url = f"http://{HOST}:{port}/api"
-    log_path = home / "server.log"
+    log_path = home / LOG
     env = os.environ | {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"} | (env or {})
     env.pop("PREFECT_API_URL", None)
     with log_path.open("ab") as log:
@@ -98,13 +98,12 @@ def kept_server(home: Path, keep_s: float, port: int | None = None,
     as the block runs and kept `keep_s` seconds after the last command holding it lets go. `meanwhile` is
     called while it starts."""
     home.mkdir(parents=True, exist_ok=True)
-    lease = _Lease(home / "lease", every_s=min(LEASE_EVERY_S, keep_s / 4))
-    with lease:
+    with _Lease(home / LEASE, every_s=min(LEASE_EVERY_S, keep_s / 4)):
         with (home / "server.lock").open("w") as lock:  # one command at a time finds or starts it
             fcntl.flock(lock, fcntl.LOCK_EX)
             record = running_kept(home) or _start_keeper(home, keep_s, port or free_port(PREFERRED_PORT))
         meanwhile()
-        _wait_healthy(record["url"], lambda: _alive(record["pid"]), home / "server.log")
+        _wait_healthy(record["url"], lambda: _alive(record["pid"]), home / LOG)
         yield LocalServer(record["url"], None)
 
 
@@ -123,7 +122,7 @@ def stop_kept(home: Path, timeout_s: float = 30.0) -> bool:
 def running_kept(home: Path) -> dict | None:
     """The record of the server kept in `home` ({"url", "pid"} of its keeper), if its keeper still runs."""
     try:
-        record = json.loads((home / "server.json").read_text())
+        record = json.loads((home / RECORD).read_text())
     except (FileNotFoundError, ValueError):
         return None
     return record if _alive(record.get("pid", 0)) else None
@@ -134,11 +133,12 @@ def _start_keeper(home: Path, keep_s: float, port: int) -> dict:
     pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "ingest.flows.server_keeper", str(home), str(port),
                                           str(keep_s)], os.environ, setsid=True, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, str(home / "server.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644),
+        (os.POSIX_SPAWN_OPEN, 1, str(home / LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644),
         (os.POSIX_SPAWN_DUP2, 1, 2)])
     record = {"url": f"http://{HOST}:{port}/api", "pid": pid}
-    (home / "server.json.new").write_text(json.dumps(record))
-    (home / "server.json.new").replace(home / "server.json")
+    staged = home / f"{RECORD}.new"
+    staged.write_text(json.dumps(record))
+    staged.replace(home / RECORD)
     return record
 
 

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 CHECK_EVERY_S = 1.0
+# The files in HOME that the keeper and the commands share.
+LEASE, RECORD, LOG = "lease", "server.json", "server.log"
 
 
 def prefect_server(host: str, port: int) -> list[str]:
@@ -33,7 +35,7 @@ def prefect_server(host: str, port: int) -> list[str]:
 def lease_age(home: Path) -> float:
     """Seconds since a command last refreshed the lease (infinite when there is none)."""
     try:
-        return time.time() - (home / "lease").stat().st_mtime
+        return time.time() - (home / LEASE).stat().st_mtime
     except FileNotFoundError:
         return float("inf")
 
@@ -54,7 +56,7 @@ def keep(home: Path, port: int, keep_s: float) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     env = os.environ | {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
-    with (home / "server.log").open("ab") as log:
+    with (home / LOG).open("ab") as log:
         server = subprocess.Popen(prefect_server("127.0.0.1", port), env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         while not stopping and server.poll() is None and lease_age(home) <= keep_s:
@@ -67,7 +69,7 @@ def keep(home: Path, port: int, keep_s: float) -> int:
 
 def _forget(home: Path) -> None:
     """Remove the record commands find the server by, unless it already names a newer keeper."""
-    record = home / "server.json"
+    record = home / RECORD
     try:
         if json.loads(record.read_text())["pid"] == os.getpid():
             record.unlink()

@@ -364,6 +364,10 @@ class Settings(BaseSettings):
         "serve` start a local one in DATA_DIR/prefect and keep it this long after the last command using it, so the "
         "next command needs no start-up of seconds; 0: each command starts its own and stops it when done.")
 
+    def prefect_home(self) -> Path:
+        """Where the local Prefect server `run` and `serve` start keeps its database (DATA_DIR/prefect)."""
+        return Path(self.data_dir).resolve() / "prefect"
+
     @field_validator("groups")
     @classmethod
     def _unique_names(cls, groups: list[GroupSettings]) -> list[GroupSettings]:

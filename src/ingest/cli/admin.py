@@ -54,7 +54,7 @@ def serve(config: ConfigOption = None) -> None:
     from ingest.flows.local_server import prefect_api
 
     try:
-        with prefect_api(Path(serve_settings.data_dir).resolve() / "prefect", serve_settings.prefect_server_keep_s) \
+        with prefect_api(serve_settings.prefect_home(), serve_settings.prefect_server_keep_s) \
                 as server:
             console.print(f"serving {', '.join(spec.name for spec in specs)} on {server.url}; Ctrl-C stops and "
                           "pauses them", markup=False, soft_wrap=True)
@@ -74,7 +74,7 @@ def prefect_server(
     from ingest.flows.local_server import running_kept, stop_kept
 
     keep_settings = settings(config)
-    home = Path(keep_settings.data_dir).resolve() / "prefect"
+    home = keep_settings.prefect_home()
     if stop:
         console.print(f"stopped the Prefect server kept in {home}" if stop_kept(home) else
                       f"no Prefect server is kept in {home}", markup=False)

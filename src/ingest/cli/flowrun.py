@@ -40,7 +40,7 @@ def run_refresh(settings: Settings, config: Path | None, urls: list[str] | None,
     with ExitStack() as stack:
         with _status("starting Prefect"):
             server = stack.enter_context(prefect_api(
-                Path(settings.data_dir).resolve() / "prefect", settings.prefect_server_keep_s,
+                settings.prefect_home(), settings.prefect_server_keep_s,
                 {"PREFECT_UI_ENABLED": "false"}, meanwhile=lambda: import_module("ingest.flows.refresh_profiles")))
         with _StopOnSignals(server.pid) as signals:
             summary = asyncio.run(_run(config, urls, sitemap, source, shard, registry, signals))
