@@ -28,6 +28,19 @@ def test_a_journal_version_sharing_no_id_joins_the_stored_preprint(engine):
     assert len(rows(engine, Authorship)) == 2  # both authors on the one paper
 
 
+def test_a_preprint_found_later_joins_the_stored_journal_version_among_papers_with_other_ids(engine):
+    journal = PaperRecord(title=TITLE, year=2021, doi="10.5555/iclr.2021.1", authors=["Sashank Reddi"],
+                          source_fields={"openalex": {"openalex_id": "W1"}})
+    load(engine, openalex_profile("A1", [journal]))
+    # Same head, other ids: papers the preprint cannot be, stored before and after the one it is.
+    load(engine, profile(author("2"), [paper(f"{TITLE} {n}", arxiv_id=f"2003.0030{n}", year=2021) for n in (1, 2)]))
+    load(engine, profile(author("1"), [paper(TITLE, arxiv_id="2003.00295", year=2020, authors=["Sashank Reddi"])]),
+         now=T0 + timedelta(days=1))
+    preprint = [row for row in rows(engine, Paper) if row.doi]
+    assert [(row.arxiv_id, row.doi) for row in preprint] == [("2003.00295", "10.5555/iclr.2021.1")]
+    assert len(rows(engine, Paper)) == 3
+
+
 def test_spellings_within_one_batch_are_one_paper(engine):
     load(engine, profile(author("1"), [paper(TITLE, authors=["S Reddi"]),
                                         paper("Adaptive federated optimisation.", authors=["Sashank Reddi"])]))

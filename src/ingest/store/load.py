@@ -360,22 +360,28 @@ def _find_papers(conn: Connection, keys: Iterable[dedupe.Key]) -> dict[dedupe.Ke
 
 def _find_alike(conn: Connection, papers: dict[int, PaperRecord]) -> dict[int, int]:
     """For papers no key found: the id of a stored paper each is by the fuzzy match (`ingest.match`), looked for
-    among the stored papers of the same title head, by index."""
-    heads = {i: match.head(paper) for i, paper in papers.items()}
-    if not heads:
-        return {}
-    candidates: dict[str, list[Row]] = {}
-    for row in conn.execute(select(PAPERS.c.id, PAPERS.c.title_head, *(PAPERS.c[name] for name in _MATCH_FIELDS))
-                            .where(bulk.one_of(conn, PAPERS.c.title_head, set(heads.values())))
-                            .order_by(PAPERS.c.id)):
-        candidates.setdefault(row.title_head, []).append(row)
+    among the stored papers of the same title head, by index.
+
+    A paper no key found has no stored twin with its arXiv id or DOI, and one with another is another paper
+    (`dedupe.distinct_ids`): so only stored papers without the ids it carries can be it, found by a seek on
+    (title_head, arxiv_id, doi) however many papers share the head."""
+    wanted = {i: (match.head(paper), paper.arxiv_id is not None, paper.doi is not None) for i, paper in papers.items()}
+    candidates: dict[tuple[str, bool, bool], list[Row]] = {}
+    for has_arxiv, has_doi in set((key[1], key[2]) for key in wanted.values()):
+        heads = {key[0] for key in wanted.values() if key[1:] == (has_arxiv, has_doi)}
+        stmt = (select(PAPERS.c.id, PAPERS.c.title_head, *(PAPERS.c[name] for name in _MATCH_FIELDS))
+                .where(bulk.one_of(conn, PAPERS.c.title_head, heads)).order_by(PAPERS.c.id))
+        # Not `IS NULL`: SQLite would seek the ids' unique indexes instead, whose NULLs can be most of the table.
+        for column, carried in ((PAPERS.c.arxiv_id, has_arxiv), (PAPERS.c.doi, has_doi)):
+            if carried:
+                stmt = stmt.where(func.coalesce(column, "") == "")
+        for row in conn.execute(stmt):
+            candidates.setdefault((row.title_head, has_arxiv, has_doi), []).append(row)
     found: dict[int, int] = {}
     stored: dict[int, match.Fingerprint] = {}  # each candidate read once, however many papers it is compared with
     for i, paper in papers.items():
         mine = None
-        for row in candidates.get(heads[i], ()):
-            if dedupe.distinct_ids(paper, row):  # cheap, and most candidates of a shared head fail it
-                continue
+        for row in candidates.get(wanted[i], ()):
             mine = mine or match.fingerprint(paper)
             if row.id not in stored:
                 stored[row.id] = match.fingerprint(_row_record(row, fields=_MATCH_FIELDS))

@@ -49,13 +49,16 @@ class Person(SQLModel, table=True):
 
 
 class Paper(PaperRecord, table=True):
+    # The fuzzy match looks up a head's papers that carry no id the record could differ by: with the ids in the
+    # index, a head shared by thousands of arXiv papers costs a seek, not a read of each (ingest.store.load).
+    __table_args__ = (Index("ix_paper_title_head_ids", "title_head", "arxiv_id", "doi"),)
     id: int | None = Field(default=None, primary_key=True)
     arxiv_id: str | None = Field(default=None, max_length=32, unique=True)
     doi: str | None = Field(default=None, max_length=255, unique=True)
     title_key: str = Field(
         unique=True, max_length=TITLE_KEY_MAX, description="Normalised title and publication year (see ingest.dedupe)."
     )
-    title_head: str = Field("", index=True, max_length=HEAD_CHARS, sa_column_kwargs={"server_default": ""},
+    title_head: str = Field("", max_length=HEAD_CHARS, sa_column_kwargs={"server_default": ""},
                             description="The start of the title as matching reads it (see ingest.match): where a "
                             "record sharing no id looks for its paper.")
     first_seen_at: datetime = Field(default_factory=utcnow, description="When a page first showed the paper.")
