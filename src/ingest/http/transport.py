@@ -76,8 +76,10 @@ class Transport(httpx.AsyncBaseTransport):
         connector = aiohttp.TCPConnector(limit=self._limits.max_connections or 0,
                                          keepalive_timeout=self._limits.keepalive_expiry,
                                          ssl=httpx.create_ssl_context())  # verified as httpx would
+        # trust_env: HTTP(S)_PROXY and NO_PROXY are honoured, as httpx's own transport honours them (aiohttp
+        # also reads ~/.netrc then).
         session = aiohttp.ClientSession(connector=connector, auto_decompress=False,  # httpx decodes
-                                        cookie_jar=aiohttp.DummyCookieJar())
+                                        cookie_jar=aiohttp.DummyCookieJar(), trust_env=True)
         # RFC 9112 lets a client resend an idempotent request when a reused connection resets; aiohttp does it
         # silently, past the host's gate and uncounted. There is no public switch for it.
         session._retry_connection = False
