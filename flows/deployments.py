@@ -12,6 +12,7 @@ import asyncio
 from datetime import timedelta
 
 from prefect import serve as prefect_serve
+from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags, FlowFilter, FlowFilterName
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -39,12 +40,13 @@ def prefect_schedule(schedule: ScheduleSettings) -> Schedule:
     return Interval(timedelta(seconds=schedule.interval_s), timezone=schedule.timezone)
 
 
-def build(specs: list[DeploymentSpec], tag: str, config: str | None = None) -> list[RunnerDeployment]:
+def build(specs: list[DeploymentSpec], tag: str, settings: dict | None = None) -> list[RunnerDeployment]:
+    """The refresh deployments of `specs`, each carrying `settings` (`ingest.deployed.carried`)."""
     return [
         RunnerDeployment.from_flow(
             refresh_profiles,
             spec.name,
-            parameters=spec.parameters(config),
+            parameters=spec.parameters(settings),
             schedules=[prefect_schedule(spec.schedule)] if spec.schedule else [],
             paused=False,  # a restart resumes what the last stop paused
             # A group's run that fires while its last one still runs is cancelled, not queued: no pile-up.
@@ -57,12 +59,12 @@ def build(specs: list[DeploymentSpec], tag: str, config: str | None = None) -> l
     ]
 
 
-def export_deployment(schedule: ScheduleSettings, tag: str, config: str | None) -> RunnerDeployment:
+def export_deployment(schedule: ScheduleSettings, tag: str, settings: dict) -> RunnerDeployment:
     """The scheduled export of changes (the config's `[export]`)."""
     return RunnerDeployment.from_flow(
         export_changes,
         EXPORT_DEPLOYMENT,
-        parameters={"config": config},
+        parameters={"settings": settings},
         schedules=[prefect_schedule(schedule)],
         paused=False,
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
@@ -88,13 +90,14 @@ async def prune(tag: str, keep: set[tuple[str, str]]) -> list[str]:
     return [d.name for d in gone]
 
 
-def serve(specs: list[DeploymentSpec], config: str | None, export: ScheduleSettings | None = None) -> None:
+def serve(specs: list[DeploymentSpec], settings: dict, export: ScheduleSettings | None = None) -> None:
     """Serve the deployments (and the export, on its schedule) until interrupted; Prefect pauses them as this
-    stops."""
-    deployments = build(specs, SERVE_TAG, config)
+    stops. Their runs are this process's children, so the secrets `settings` reference through the
+    environment must be in this process's."""
+    deployments = build(specs, SERVE_TAG, settings)
     keep = {(refresh_profiles.name, d.name) for d in deployments}
     if export is not None:
-        deployments.append(export_deployment(export, SERVE_TAG, config))
+        deployments.append(export_deployment(export, SERVE_TAG, settings))
         keep.add((export_changes.name, EXPORT_DEPLOYMENT))
     asyncio.run(prune(SERVE_TAG, keep))
     prefect_serve(*deployments, print_starting_message=False)
@@ -104,9 +107,15 @@ class MissingWorkPool(LookupError):
     pass
 
 
-async def deploy(specs: list[DeploymentSpec], pool: str) -> list[str]:
-    """Register the deployments on work pool `pool`; returns their full names. Raises `MissingWorkPool` first
-    when there is no such pool (moving existing deployments to one would fail on the server, half-way)."""
+async def save_secret(name: str, value: str) -> None:
+    """Keep `value` in the Prefect Secret block `name` (on the server, never in a file of ours)."""
+    await Secret(value=value).save(name, overwrite=True)
+
+
+async def deploy(specs: list[DeploymentSpec], pool: str, settings: dict) -> list[str]:
+    """Register the deployments on work pool `pool`, carrying `settings`; returns their full names. Raises
+    `MissingWorkPool` first when there is no such pool (moving existing deployments to one would fail on the
+    server, half-way)."""
     async with get_client() as client:
         try:
             await client.read_work_pool(pool)
@@ -114,7 +123,7 @@ async def deploy(specs: list[DeploymentSpec], pool: str) -> list[str]:
             raise MissingWorkPool(f'Work pool "{pool}" not found: create it with '
                                   f"`prefect work-pool create {pool} --type process`") from None
     tag = pool_tag(pool)
-    deployments = build(specs, tag)
+    deployments = build(specs, tag, settings)
     await prune(tag, {(refresh_profiles.name, d.name) for d in deployments})
     for deployment in deployments:
         await deployment.apply(work_pool_name=pool)

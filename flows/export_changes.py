@@ -10,8 +10,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from ingest import redact
-from ingest.config import load_settings
 from ingest.export import deliver
+from ingest.flows.run_settings import run_settings
 from ingest.store import make_engine
 
 
@@ -37,10 +37,11 @@ def to_database(database_url: str, target_url: str) -> dict:
 
 
 @flow(name="export-changes")
-def export_changes(config: str | None = None) -> dict[str, dict]:
-    """One delivery to each configured target; returns, per target, the cursor range and the rows written."""
+def export_changes(config: str | None = None, settings: dict | None = None) -> dict[str, dict]:
+    """One delivery to each configured target; returns, per target, the cursor range and the rows written.
+    `settings`: those a deployment carries (`ingest.deployed`), else `config` and the environment decide."""
     redact.install()
-    settings = load_settings(config)
+    settings = run_settings(settings, config)
     target = settings.export
     if not (target.directory or target.database_url):
         raise ValueError("nothing to export to: set [export] directory or database_url in the config")

@@ -13,7 +13,7 @@ from prefect.artifacts import acreate_markdown_artifact as create_markdown_artif
 from prefect.cache_policies import NO_CACHE
 
 from ingest import redact
-from ingest.config import load_settings
+from ingest.flows.run_settings import run_settings
 from ingest.pipeline.refresh import Refresher
 from ingest.shards import Shard
 from ingest.sources import ProfileRef
@@ -29,14 +29,16 @@ async def refresh_batch(refresher: Refresher, profiles: list[ProfileRef]) -> Run
 async def refresh_profiles(
     urls: list[str] | None = None, sitemap: str | None = None, config: str | None = None,
     shard: int = 1, shards: int = 1, source: str | None = None, registry: str | None = None,
+    settings: dict | None = None,
 ) -> IngestRun:
     """Refresh profile pages into the database. `urls`/`sitemap`/`registry` (a group of the database's profile
     registry) replace the config's profile list, `source` names their source (else each URL's claims it);
-    `shard`/`shards` (from 1) refresh only that part of it, so several runs can share one list."""
+    `shard`/`shards` (from 1) refresh only that part of it, so several runs can share one list. `settings` are
+    those a deployment carries (`ingest.deployed`); without them, `config` and the environment decide."""
     redact.install()  # a worker process runs this flow without the command line's set-up
     overrides = ({"profiles": {"urls": urls or [], "sitemap": sitemap, "source": source, "registry": registry}}
                  if urls or sitemap or registry else {})
-    settings = load_settings(config, **overrides)
+    settings = run_settings(settings, config, **overrides)
     part = Shard(shard, shards)
     logger = get_run_logger()
     async with Refresher(settings, shard=part) as refresher:

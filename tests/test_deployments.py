@@ -167,6 +167,28 @@ async def test_deploy_to_a_missing_work_pool_exits_2_naming_it_even_over_existin
     assert "prefect work-pool create no-such-pool" in message and "Traceback" not in result.stderr
 
 
+async def test_deploy_carries_a_password_only_as_a_reference_to_the_environment_or_a_secret_block(prefect_api,
+                                                                                              tmp_path):
+    from prefect.blocks.system import Secret
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    pool = f"test-{uuid.uuid4().hex[:8]}"
+    async with get_client() as client:
+        await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+    url = "postgresql+psycopg://ingest:s3cret@db.example:5432/ingest"
+    config = write_groups(tmp_path / "c.toml", url, "http://127.0.0.1:1/sitemap.xml", "daily")
+    block = f"db-{pool}"
+    for extra, reference in (([], "env:INGEST_DATABASE_URL"), (["--database-secret", block], f"secret:{block}")):
+        result = subprocess.run([INGEST, "deploy", "--pool", pool, "--config", str(config), *extra], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and f"runs write to {reference}" in result.stdout, result.stderr
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name("refresh-profiles/daily")
+        assert deployment.parameters["settings"]["database_url"] == reference
+        assert "s3cret" not in str(deployment.parameters) and "s3cret" not in result.stdout + result.stderr
+    assert (await Secret.aload(block)).get() == url
+
+
 @pytest.mark.postgres
 async def test_two_workers_on_a_pool_refresh_a_sharded_group_loading_every_profile_once(
         prefect_api, site, site_url, pg_url, tmp_path):
@@ -174,14 +196,15 @@ async def test_two_workers_on_a_pool_refresh_a_sharded_group_loading_every_profi
     created = subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", pool, "--type", "process"],
                              capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stderr
-    # The deploying machine's config names the profiles; its database is no business of the workers.
-    config = write_groups(tmp_path / "deployer" / "ingest.toml", "sqlite:///nowhere.db", f"{site_url}/sitemap.xml",
+    # The deploying machine's config names the profiles and the database; the workers know neither.
+    config = write_groups(tmp_path / "deployer" / "ingest.toml", pg_url, f"{site_url}/sitemap.xml",
                           "corpus", schedule="shards = 2\n")
     deployed = subprocess.run([INGEST, "deploy", "--pool", pool, "--config", str(config)], cwd=tmp_path / "deployer",
                               capture_output=True, text=True, timeout=120)
     assert deployed.returncode == 0, deployed.stderr
     names = ["refresh-profiles/corpus-1-of-2", "refresh-profiles/corpus-2-of-2"]
     assert deployed.stdout.split("\n")[:2] == [f"deployed {name} on work pool {pool}" for name in names]
+    assert f"runs write to {pg_url}" in deployed.stdout and f"--pool {pool} --limit 1" in deployed.stdout
     async with get_client() as client:
         shards = [await client.read_deployment_by_name(name) for name in names]
     for deployment in shards:
@@ -197,7 +220,7 @@ async def test_two_workers_on_a_pool_refresh_a_sharded_group_loading_every_profi
             log = (home / "worker.log").open("w")
             workers.append((subprocess.Popen(
                 [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", f"worker-{n}"],
-                cwd=home, env=os.environ | FAST | {"INGEST_DATABASE_URL": pg_url}, stdout=log,
+                cwd=home, env=os.environ | FAST, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True), home / "worker.log"))
         async with get_client() as client:
             runs = [await client.create_flow_run_from_deployment(d.id) for d in shards]
@@ -212,6 +235,18 @@ async def test_two_workers_on_a_pool_refresh_a_sharded_group_loading_every_profi
                 await asyncio.sleep(1)
         states = [state.type.value for state in states]
         assert states == ["COMPLETED", "COMPLETED"], "\n".join(log.read_text()[-2000:] for _, log in workers)
+
+        # A deployment made before settings travelled: its run would write to ./data/ingest.db in a
+        # temporary directory. It fails, saying so, and writes nothing.
+        (legacy,) = build(deployment_specs(load_settings(config))[:1], "test-legacy")
+        legacy_id = await legacy.apply(work_pool_name=pool)
+        async with get_client() as client:
+            run = await client.create_flow_run_from_deployment(legacy_id)
+            while not (state := (await client.read_flow_run(run.id)).state).is_final():
+                assert time.monotonic() < deadline + 120, "\n".join(log.read_text()[-2000:] for _, log in workers)
+                await asyncio.sleep(1)
+        assert state.type.value == "FAILED" and "refusing to write to sqlite:///data/ingest.db" in state.message, (
+            state.message)
     finally:
         for worker, _ in workers:  # each worker and the flow-run processes it started
             os.killpg(worker.pid, signal.SIGTERM)

@@ -32,11 +32,11 @@ def test_each_group_is_one_deployment_per_shard_with_its_profiles_and_schedule(t
         ("daily-3-of-3", "daily", Shard(3, 3)), ("seed", "seed", Shard(1, 1))]
     assert (specs[0].schedule.cron, specs[0].schedule.timezone) == ("0 6 * * *", "Europe/Berlin")
     assert (specs[3].schedule.interval_s, specs[3].schedule.timezone) == (600, "UTC")
-    assert specs[1].parameters("/etc/ingest.toml") == {
-        "urls": None, "sitemap": "http://127.0.0.1:8740/sitemap.xml", "source": None, "config": "/etc/ingest.toml",
-        "shard": 2, "shards": 3}
+    assert specs[1].parameters({"batch_size": 7}) == {
+        "urls": None, "sitemap": "http://127.0.0.1:8740/sitemap.xml", "source": None, "shard": 2, "shards": 3,
+        "settings": {"batch_size": 7}}
     assert specs[3].parameters() == {"urls": ["http://127.0.0.1:8740/author/1"], "sitemap": None,
-                                     "source": "scholarfeed", "config": None, "shard": 1, "shards": 1}
+                                     "source": "scholarfeed", "shard": 1, "shards": 1, "settings": None}
 
 
 def test_without_groups_the_top_level_profiles_are_one_unscheduled_group(tmp_path):

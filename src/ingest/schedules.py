@@ -19,11 +19,11 @@ class DeploymentSpec:
     profiles: ProfilesSettings
     schedule: ScheduleSettings | None
 
-    def parameters(self, config: str | None = None) -> dict:
-        """The flow's parameters: what to refresh travels with the deployment; where to write (the database)
-        comes from the config file given here, or else from the environment of the process that runs it."""
+    def parameters(self, settings: dict | None = None) -> dict:
+        """The flow's parameters: what to refresh, and the `settings` it runs with (`ingest.deployed.carried`:
+        where to write included), so nothing is read from the directory of the process that runs it."""
         return {"urls": self.profiles.urls or None, "sitemap": self.profiles.sitemap, "source": self.profiles.source,
-                "config": config, "shard": self.shard.index, "shards": self.shard.count}
+                "shard": self.shard.index, "shards": self.shard.count, "settings": settings}
 
 
 def deployment_specs(settings: Settings) -> list[DeploymentSpec]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -40,12 +41,13 @@ def serve(config: ConfigOption = None) -> None:
     deployments of groups no longer in the config are deleted. Without PREFECT_API_URL, starts a local
     Prefect server on 127.0.0.1 (its database in DATA_DIR/prefect/) and stops it on exit.
     """
-    from ingest.config import find_config
+    from ingest import deployed
     from ingest.schedules import deployment_specs
 
     serve_settings = settings(config)
     engine(serve_settings).dispose()
-    path = find_config(config)
+    carried, secrets = deployed.carried(serve_settings, Path.cwd())
+    os.environ.update(secrets)  # the runs are this process's children: their references resolve here
     specs = deployment_specs(serve_settings)
     if not any(spec.schedule for spec in specs):
         err.print("no group has a schedule: its deployments run only when triggered", markup=False)
@@ -58,7 +60,7 @@ def serve(config: ConfigOption = None) -> None:
                 as server:
             console.print(f"serving {', '.join(spec.name for spec in specs)} on {server.url}; Ctrl-C stops and "
                           "pauses them", markup=False, soft_wrap=True)
-            serve_deployments(specs, str(path.resolve()) if path else None, serve_settings.export.schedule)
+            serve_deployments(specs, carried, serve_settings.export.schedule)
     except RuntimeError as exc:  # the local server did not come up
         raise UserError(str(exc), code=1) from None
 
@@ -93,36 +95,50 @@ def prefect_server(
 def deploy(
     pool: Annotated[str, typer.Option("--pool", help="The Prefect work pool, e.g. made by "
                                       "`prefect work-pool create NAME --type process`.", show_default=False)],
+    database_secret: Annotated[str | None, typer.Option(
+        "--database-secret", metavar="BLOCK", help="Keep the database URL, password and all, in this Prefect "
+        "Secret block, read by each run; without it, a URL with a password is read from each worker's "
+        "INGEST_DATABASE_URL.", show_default=False)] = None,
     config: ConfigOption = None,
 ) -> None:
     """Register the config's source groups (one deployment per group and shard) on a Prefect work pool.
 
-    `prefect worker start --pool NAME` on any machine with ingest installed then runs them on their
-    schedules. Entrypoints are the installed module ingest.flows.refresh_profiles, never a local path;
-    workers take the database from their own INGEST_DATABASE_URL (or config). Deployments of groups no
+    `prefect worker start --pool NAME --limit 1` on any machine with ingest installed then runs them on
+    their schedules. Entrypoints are the installed module ingest.flows.refresh_profiles, never a local path.
+    The deployments carry this command's settings (config and environment, resolved here, relative paths
+    made absolute): a worker's directory and config decide nothing. Secrets are carried as references to
+    the worker's environment (INGEST_DATABASE_URL, ...) or to --database-secret. Deployments of groups no
     longer in the config are deleted. Needs PREFECT_API_URL: the server the workers use.
     """
+    from ingest import deployed
     from ingest.schedules import deployment_specs
 
-    specs = deployment_specs(settings(config))
+    deploy_settings = settings(config)
+    specs = deployment_specs(deploy_settings)
+    reference = f"{deployed.SECRET}{database_secret}" if database_secret else None
+    carried, _ = deployed.carried(deploy_settings, Path.cwd(), database=reference)
     quiet_prefect()
     from prefect.deployments.runner import DeploymentApplyError
     from prefect.settings import PREFECT_API_URL
 
-    from ingest.flows.deployments import MissingWorkPool
+    from ingest.flows.deployments import MissingWorkPool, save_secret
     from ingest.flows.deployments import deploy as deploy_specs
 
     if not PREFECT_API_URL.value():
         raise UserError("no Prefect server: set PREFECT_API_URL to the server your workers use, e.g. "
                         "http://127.0.0.1:4200/api")
     try:
-        names = asyncio.run(deploy_specs(specs, pool))
+        if database_secret:  # before any run can need it
+            asyncio.run(save_secret(database_secret, deploy_settings.database_url))
+        names = asyncio.run(deploy_specs(specs, pool, carried))
     except MissingWorkPool as exc:
         raise UserError(str(exc)) from None
     except DeploymentApplyError as exc:
         raise UserError(f"cannot deploy to work pool {pool!r}: {exc}") from None
     for name in names:
         console.print(f"deployed {name} on work pool {pool}", markup=False)
+    console.print(f"runs write to {deployed.where_it_writes(carried)}; start workers with "
+                  f"`prefect worker start --pool {pool} --limit 1`", markup=False, soft_wrap=True)
 
 
 db_app = typer.Typer(help="The database schema: migrations with Alembic (scripts inside the package).",
