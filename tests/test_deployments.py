@@ -219,7 +219,8 @@ async def test_two_workers_on_a_pool_refresh_a_sharded_group_loading_every_profi
             home.mkdir()
             log = (home / "worker.log").open("w")
             workers.append((subprocess.Popen(
-                [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", f"worker-{n}"],
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--name", f"worker-{n}",
+                 "--limit", "1"],  # as the README starts them: the shards spread over the workers
                 cwd=home, env=os.environ | FAST, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True), home / "worker.log"))
         async with get_client() as client:
@@ -235,6 +236,9 @@ async def test_two_workers_on_a_pool_refresh_a_sharded_group_loading_every_profi
                 await asyncio.sleep(1)
         states = [state.type.value for state in states]
         assert states == ["COMPLETED", "COMPLETED"], "\n".join(log.read_text()[-2000:] for _, log in workers)
+        took = [{str(run.id) for run in runs if f"submitting flow run '{run.id}'" in log.read_text()}
+                for _, log in workers]
+        assert sorted(map(len, took)) == [1, 1], took  # one shard each, neither worker idle
 
         # A deployment made before settings travelled: its run would write to ./data/ingest.db in a
         # temporary directory. It fails, saying so, and writes nothing.
