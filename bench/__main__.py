@@ -153,10 +153,12 @@ def table(m: dict[str, list[dict]], scale: dict[int, list[dict]], sizes: list[in
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a run under 5 minutes: 200 profiles, sizes 200/2,000")
-    parser.add_argument("--runs", type=int, default=3, help="runs of every measurement (default 3)")
+    parser.add_argument("--quick", action="store_true", help="a run under 5 minutes: 200 profiles, sizes 200/2,000, "
+                        "2 runs")
+    parser.add_argument("--runs", type=int, help="runs of every measurement (default 3; --quick: 2)")
     parser.add_argument("--no-postgres", dest="pg", action="store_false", help="skip the PostgreSQL figures")
     args = parser.parse_args()
+    args.runs = args.runs or (2 if args.quick else 3)
     profiles, sizes, load_profiles = (200, [200, 2000], 50) if args.quick else (2000, [2000, 20000], 200)
     started, load_before = time.perf_counter(), os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as workdir:
